@@ -1,0 +1,86 @@
+// Child process of bench/media-forward.ts: hundreds of Twilio-like Media Streams at 50 frames a second
+// each, kept out of the measured process so their CPU is not counted against the server.
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import { FRAME_MS, SILENT_FRAME, toneFrame } from '../src/simulator/mulaw.js';
+
+interface Stream {
+  ws: WebSocket;
+  sid: string;
+  /** Spreads the streams over the 20 ms frame period, as independent calls are. */
+  offsetMs: number;
+  seq: number;
+  chunk: number;
+}
+
+const send = (m: object) => process.send!(m);
+const hex = () => randomBytes(16).toString('hex');
+let streams: Stream[] = [];
+let t0 = 0;
+let sent = 0;
+let timer: NodeJS.Timeout | undefined;
+
+/** 2 s of speech then 1 s of silence, over and over: server VAD sees turns, as on a real call. */
+const payload = (chunk: number) => (chunk % 150 < 100 ? toneFrame(chunk, 220) : SILENT_FRAME);
+
+function open(url: string, i: number, count: number): Promise<Stream> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const s: Stream = { ws, sid: 'MZ' + hex(), offsetMs: (i / count) * FRAME_MS, seq: 0, chunk: 0 };
+  return new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.once('open', () => {
+      ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+      ws.send(
+        JSON.stringify({
+          event: 'start',
+          sequenceNumber: String(++s.seq),
+          streamSid: s.sid,
+          start: {
+            streamSid: s.sid,
+            accountSid: 'AC' + hex(),
+            callSid: 'CA' + hex(),
+            tracks: ['inbound'],
+            customParameters: { from: '+15550100001', to: '+15550100099' },
+            mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+          },
+        }),
+      );
+      resolve(s);
+    });
+  });
+}
+
+function tick(): void {
+  const now = performance.now() - t0;
+  for (const s of streams) {
+    while ((s.chunk + 1) * FRAME_MS + s.offsetMs <= now) {
+      const chunk = ++s.chunk;
+      s.ws.send(
+        `{"event":"media","sequenceNumber":"${++s.seq}","streamSid":"${s.sid}","media":{"track":"inbound","chunk":"${chunk}","timestamp":"${chunk * FRAME_MS}","payload":"${payload(chunk)}"}}`,
+      );
+      sent++;
+    }
+  }
+}
+
+process.on('message', async (m: { type: 'run'; url: string; streams: number } | { type: 'stop' }) => {
+  if (m.type === 'run') {
+    sent = 0;
+    streams = [];
+    for (let i = 0; i < m.streams; i += 50) {
+      const batch = Array.from({ length: Math.min(50, m.streams - i) }, (_, j) => open(m.url, i + j, m.streams));
+      streams.push(...(await Promise.all(batch)));
+    }
+    t0 = performance.now();
+    timer = setInterval(tick, 2);
+    send({ type: 'ready' });
+  } else {
+    clearInterval(timer);
+    for (const s of streams) {
+      s.ws.send(JSON.stringify({ event: 'stop', sequenceNumber: String(++s.seq), streamSid: s.sid, stop: {} }));
+      s.ws.close(1000);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    send({ type: 'stopped', sent });
+  }
+});

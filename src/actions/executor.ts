@@ -1,0 +1,388 @@
+// Carries out Decisions on the live call through CallControl, with the guarantees of design.md:
+// one action in flight per call, each decision at most once, retries with jittered backoff under a
+// deadline, "call already ended" as a normal outcome, a handoff wins over a pause, and every attempt audited.
+import type { Decision } from '../rules/decide.js';
+import type { HandoffTarget } from '../rules/schema.js';
+import type { AuditEntry } from '../store/types.js';
+import type { Turn } from '../types.js';
+import { classifyRestError, type CallControl, type StreamSpec, type TranscriptionSpec } from './twilio-rest.js';
+import { renderTwiml, TWIML_WEBHOOK_MAX_CHARS, TwimlTooLongError } from './twiml.js';
+import { now } from '../clock.js';
+
+export interface ExecutorOptions {
+  /** Give up on an action (all its retries) after this long. */
+  deadlineMs: number;
+  maxAttempts: number;
+  keepListeningAfterHandoff: boolean;
+  /** Where a secure capture flow (<Pay action=…>) returns to: takeover's /twilio/secure-capture. */
+  secureCaptureActionUrl?: string;
+  /** Backoff base; the n-th retry waits random(0, min(cap, base·2^n)) ms. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+}
+
+/** What the executor needs to know of a call at the moment it acts (read fresh, streams change). */
+export interface CallHandle {
+  readonly callSid: string;
+  /** takeover's monitoring streams on the call now. */
+  streams(): { sid: string; spec: StreamSpec }[];
+  /** Twilio's real-time transcription feeding takeover, when that is the provider. */
+  transcription(): { sid: string; spec: TranscriptionSpec } | undefined;
+}
+
+/** What a handoff tells the human who takes the call (all of it already redacted). */
+export interface HandoffBrief {
+  reason: string;
+  ruleId: string;
+  frustrationTrend: number[];
+  summary: string;
+  transcript: Turn[];
+}
+
+/** The brief, or a way to make it when it is needed. */
+export type BriefSource = HandoffBrief | (() => Promise<HandoffBrief>);
+
+const resolveBrief = async (b: BriefSource | undefined): Promise<HandoffBrief | undefined> =>
+  typeof b === 'function' ? b() : b;
+
+export type OutcomeResult = 'done' | 'gone' | 'failed' | 'skipped' | 'observed';
+export interface ActionOutcome {
+  result: OutcomeResult;
+  detail: string;
+}
+
+type Audit = (entry: Omit<AuditEntry, 'at' | 'callSid'> & { callSid?: string }) => void;
+
+class CallGoneError extends Error {}
+
+export class ActionExecutor {
+  readonly #queues = new Map<string, Promise<unknown>>();
+  /** Per call, the decisions already run (by id) and their outcome. */
+  readonly #executed = new Map<string, Map<string, Promise<ActionOutcome>>>();
+  readonly #handedOff = new Set<string>();
+  readonly #ended = new Set<string>();
+  readonly #recordingPaused = new Set<string>();
+  readonly #paused = new Map<string, { streams: StreamSpec[]; transcription?: TranscriptionSpec; returnUrl?: string }>();
+
+  constructor(
+    private readonly control: CallControl,
+    private readonly audit: Audit,
+    private readonly opts: ExecutorOptions,
+  ) {}
+
+  /** True once a handoff or end call went through (or found the call gone): no further action runs. */
+  isFinished(callSid: string): boolean {
+    return this.#handedOff.has(callSid) || this.#ended.has(callSid);
+  }
+
+  isPaused(callSid: string): boolean {
+    return this.#paused.has(callSid);
+  }
+
+  /**
+   * Runs `decision` once. A second call with the same decision id returns the first outcome.
+   * Observe-mode decisions are recorded and change nothing.
+   */
+  execute(decision: Decision, call: CallHandle, brief?: BriefSource): Promise<ActionOutcome> {
+    let runs = this.#executed.get(decision.callSid);
+    if (!runs) this.#executed.set(decision.callSid, (runs = new Map()));
+    const existing = runs.get(decision.id);
+    if (existing) return existing;
+    const run = this.#serial(decision.callSid, () => this.#run(decision, call, brief));
+    runs.set(decision.id, run);
+    return run;
+  }
+
+  /** Reopens a paused call: the streams (and Twilio transcription) come back with the same URL, name and parameters. */
+  resume(callSid: string, actor: string, onResumed: () => void): Promise<ActionOutcome> {
+    return this.#serial(callSid, async () => {
+      const paused = this.#paused.get(callSid);
+      if (!paused) return this.#outcome(callSid, actor, undefined, { result: 'skipped', detail: 'not paused' });
+      if (this.isFinished(callSid)) {
+        this.#paused.delete(callSid);
+        return this.#outcome(callSid, actor, undefined, { result: 'skipped', detail: 'call already handed off or ended' });
+      }
+      try {
+        const deadline = Date.now() + this.opts.deadlineMs;
+        for (const spec of paused.streams) {
+          await this.#attempt(callSid, actor, undefined, `create stream ${spec.name}`, deadline, () =>
+            this.control.createStream(callSid, spec),
+          );
+        }
+        if (paused.transcription) {
+          const spec = paused.transcription;
+          await this.#attempt(callSid, actor, undefined, 'create transcription', deadline, () =>
+            this.control.createTranscription(callSid, spec),
+          );
+        }
+        if (this.#recordingPaused.delete(callSid)) {
+          await this.#attempt(callSid, actor, undefined, 'resume recording', deadline, () =>
+            this.control.setRecording(callSid, 'in-progress'),
+          );
+        }
+        this.#paused.delete(callSid);
+        onResumed();
+        return this.#outcome(callSid, actor, undefined, { result: 'done', detail: 'resumed' });
+      } catch (err) {
+        return this.#failure(callSid, actor, undefined, err);
+      }
+    });
+  }
+
+  /**
+   * The secure capture flow of a paused call has finished: the TwiML that starts takeover's stream (and
+   * transcription) again and returns the caller to the agent. Undefined when the call was not in one.
+   */
+  captureReturn(callSid: string, actor: string, onResumed: () => void): string | undefined {
+    const paused = this.#paused.get(callSid);
+    if (!paused?.returnUrl || this.isFinished(callSid)) return undefined;
+    const twiml = renderTwiml(
+      'secure-capture-return',
+      {
+        streams: paused.streams.map((s) => ({ ...s, parameters: Object.entries(s.parameters).map(([name, value]) => ({ name, value })) })),
+        transcription: paused.transcription,
+        returnUrl: paused.returnUrl,
+      },
+      { maxChars: TWIML_WEBHOOK_MAX_CHARS },
+    );
+    this.#paused.delete(callSid);
+    onResumed();
+    this.audit({ kind: 'outcome', callSid, actor, data: { result: 'done', detail: 'resumed after secure capture' } });
+    if (this.#recordingPaused.delete(callSid)) {
+      void this.#serial(callSid, async () => {
+        await this.#attempt(callSid, actor, undefined, 'resume recording', Date.now() + this.opts.deadlineMs, () =>
+          this.control.setRecording(callSid, 'in-progress'),
+        ).catch(() => undefined);
+      });
+    }
+    return twiml;
+  }
+
+  /** Whether Twilio still has the call in progress (false when it is gone; true when unsure). */
+  async isLive(callSid: string): Promise<boolean> {
+    try {
+      return (await this.control.status(callSid)) === 'in-progress';
+    } catch (err) {
+      return classifyRestError(err).kind !== 'gone';
+    }
+  }
+
+  /** Forgets everything about a call that ended a while ago (keeps memory bounded on a long-running service). */
+  forget(callSid: string): void {
+    this.#paused.delete(callSid);
+    this.#recordingPaused.delete(callSid);
+    this.#executed.delete(callSid);
+    this.#handedOff.delete(callSid);
+    this.#ended.delete(callSid);
+  }
+
+  #serial<T>(callSid: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.#queues.get(callSid) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    const tail = next.catch(() => undefined);
+    this.#queues.set(callSid, tail);
+    void tail.then(() => {
+      if (this.#queues.get(callSid) === tail) this.#queues.delete(callSid);
+    });
+    return next;
+  }
+
+  async #run(decision: Decision, call: CallHandle, brief?: BriefSource): Promise<ActionOutcome> {
+    const { callSid, action, actor } = decision;
+    if (decision.mode === 'observe') {
+      return this.#outcome(callSid, actor, decision, { result: 'observed', detail: `would have run ${describe(decision)}` });
+    }
+    if (action.type === 'alert') return this.#outcome(callSid, actor, decision, { result: 'done', detail: 'alert sent' });
+    if (this.isFinished(callSid)) {
+      return this.#outcome(callSid, actor, decision, { result: 'skipped', detail: 'call already handed off or ended' });
+    }
+    const deadline = Date.now() + this.opts.deadlineMs;
+    const step = <T>(label: string, fn: () => Promise<T>) =>
+      this.#attempt(callSid, actor, decision, label, deadline, fn);
+    try {
+      switch (action.type) {
+        case 'handoff':
+          await this.#handoff(decision, action.to, action.say, call, brief, step);
+          this.#handedOff.add(callSid);
+          return this.#outcome(callSid, actor, decision, { result: 'done', detail: `handed off: ${describeTarget(action.to)}` });
+        case 'end_call':
+          await step('end call', () => this.control.end(callSid));
+          this.#ended.add(callSid);
+          return this.#outcome(callSid, actor, decision, { result: 'done', detail: 'call ended' });
+        case 'pause':
+          if (this.#paused.has(callSid)) {
+            return this.#outcome(callSid, actor, decision, { result: 'skipped', detail: 'already paused' });
+          }
+          await this.#pause(callSid, call, step, action.secureCapture);
+          return this.#outcome(callSid, actor, decision, {
+            result: 'done',
+            detail: action.secureCapture ? 'transcription paused; caller sent to secure capture' : 'transcription paused',
+          });
+      }
+    } catch (err) {
+      return this.#failure(callSid, actor, decision, err);
+    }
+  }
+
+  async #handoff(
+    decision: Decision,
+    to: HandoffTarget,
+    say: string,
+    call: CallHandle,
+    brief: BriefSource | undefined,
+    step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
+  ): Promise<void> {
+    const { callSid } = decision;
+    if ('redirect' in to) {
+      await step('redirect call', () => this.control.redirect(callSid, to.redirect));
+    } else {
+      // Only a TaskRouter task carries the brief, so only then is it worth waiting for (an LLM summary may take a moment).
+      const twiml =
+        'queue' in to
+          ? enqueueTwiml(decision, to, say, to.workflowSid ? await resolveBrief(brief) : undefined)
+          : renderTwiml('handoff-dial', { say, ...to.dial });
+      await step('update call TwiML', () => this.control.updateTwiml(callSid, twiml));
+    }
+    if (this.opts.keepListeningAfterHandoff) return;
+    // A <Start><Stream> fork outlives the TwiML it came from, so stop ours by SID (twilio-facts.md §2.1).
+    await this.#stopListening(callSid, call, step, 'after handoff');
+  }
+
+  async #pause(
+    callSid: string,
+    call: CallHandle,
+    step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
+    capture?: { returnUrl: string; template: string; say: string },
+  ): Promise<void> {
+    const streams = call.streams().map((s) => s.spec);
+    const transcription = call.transcription()?.spec;
+    this.#paused.set(callSid, { streams, transcription, returnUrl: capture?.returnUrl });
+    await this.#stopListening(callSid, call, step, 'for privacy');
+    if (capture) {
+      if (!this.opts.secureCaptureActionUrl) throw new Error('secure capture needs the public URL of /twilio/secure-capture');
+      // The return URL rides along (Twilio signs the whole URL), so the caller gets back to the agent even if this
+      // process lost the call in between.
+      const actionUrl = `${this.opts.secureCaptureActionUrl}?return=${encodeURIComponent(capture.returnUrl)}`;
+      const twiml = renderTwiml(capture.template, { say: capture.say, actionUrl });
+      await step('send caller to secure capture', () => this.control.updateTwiml(callSid, twiml));
+    }
+    try {
+      await step('pause recording', () => this.control.setRecording(callSid, 'paused'));
+      this.#recordingPaused.add(callSid);
+    } catch (err) {
+      // No recording running is the common case: a 404 on Twilio.CURRENT, not a failed pause.
+      if (!(err instanceof CallGoneError)) throw err;
+    }
+  }
+
+  async #stopListening(
+    callSid: string,
+    call: CallHandle,
+    step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
+    why: string,
+  ): Promise<void> {
+    for (const s of call.streams()) {
+      await step(`stop stream ${s.spec.name} ${why}`, () => this.control.stopStream(callSid, s.sid)).catch(ignoreGone);
+    }
+    const t = call.transcription();
+    if (t) await step(`stop transcription ${why}`, () => this.control.stopTranscription(callSid, t.sid)).catch(ignoreGone);
+  }
+
+  /** One REST operation with retries; each attempt is audited. Throws CallGoneError when Twilio says it is gone. */
+  async #attempt<T>(
+    callSid: string,
+    actor: string,
+    decision: Decision | undefined,
+    label: string,
+    deadline: number,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const base = this.opts.backoffBaseMs ?? 100;
+    const cap = this.opts.backoffCapMs ?? 2000;
+    for (let attempt = 1; ; attempt++) {
+      const sentAt = now();
+      if (decision && decision.timings.requestSentAt === undefined) decision.timings.requestSentAt = sentAt;
+      try {
+        const value = await fn();
+        const answeredAt = now();
+        if (decision && decision.timings.answeredAt === undefined) decision.timings.answeredAt = answeredAt;
+        this.audit({ kind: 'attempt', callSid, actor, decisionId: decision?.id, data: { step: label, attempt, ok: true, ms: answeredAt - sentAt } });
+        return value;
+      } catch (err) {
+        const f = classifyRestError(err);
+        this.audit({
+          kind: 'attempt',
+          callSid,
+          actor,
+          decisionId: decision?.id,
+          data: { step: label, attempt, ok: false, failure: f.kind, status: f.status, code: f.code, message: f.message, ms: Date.now() - sentAt },
+        });
+        if (f.kind === 'gone') throw new CallGoneError(`${label}: ${f.message}`);
+        const wait = Math.random() * Math.min(cap, base * 2 ** (attempt - 1));
+        if (f.kind === 'fatal' || attempt >= this.opts.maxAttempts || Date.now() + wait > deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  #failure(callSid: string, actor: string, decision: Decision | undefined, err: unknown): ActionOutcome {
+    if (err instanceof CallGoneError) {
+      this.#ended.add(callSid);
+      return this.#outcome(callSid, actor, decision, { result: 'gone', detail: `call already ended (${err.message})` });
+    }
+    const f = classifyRestError(err);
+    return this.#outcome(callSid, actor, decision, {
+      result: 'failed',
+      detail: `${f.kind === 'fatal' ? 'refused' : 'gave up'}: ${f.status ?? 'network'} ${f.code ?? ''} ${f.message}`.trim(),
+    });
+  }
+
+  /** Audits the outcome; for a decision, with the time of every stage from transcript to Twilio's answer. */
+  #outcome(callSid: string, actor: string, decision: Decision | undefined, outcome: ActionOutcome): ActionOutcome {
+    const data = decision ? { ...outcome, timings: { ...decision.timings } } : { ...outcome };
+    this.audit({ kind: 'outcome', callSid, actor, decisionId: decision?.id, data });
+    return outcome;
+  }
+}
+
+function ignoreGone(err: unknown): void {
+  if (!(err instanceof CallGoneError)) throw err;
+}
+
+/** The Task carries as much of the recent transcript as fits in Twilio's TwiML limit, newest lines kept. */
+function enqueueTwiml(decision: Decision, to: { queue: string; workflowSid?: string }, say: string, brief?: HandoffBrief): string {
+  const attrs = taskAttributes(decision, brief);
+  for (;;) {
+    try {
+      return renderTwiml('handoff-enqueue', { say, queue: to.queue, workflowSid: to.workflowSid, task: JSON.stringify(attrs) });
+    } catch (err) {
+      const transcript = attrs.transcript as Turn[];
+      if (!(err instanceof TwimlTooLongError) || transcript.length === 0) throw err;
+      attrs.transcript = transcript.slice(1);
+    }
+  }
+}
+
+function taskAttributes(decision: Decision, brief: HandoffBrief | undefined): Record<string, unknown> {
+  return {
+    type: 'takeover',
+    callSid: decision.callSid,
+    reason: brief?.reason ?? decision.reason,
+    rule: decision.ruleId,
+    frustrationTrend: brief?.frustrationTrend ?? [],
+    summary: brief?.summary ?? '',
+    transcript: brief?.transcript ?? [],
+  };
+}
+
+function describeTarget(to: HandoffTarget): string {
+  if ('queue' in to) return to.workflowSid ? `workflow ${to.workflowSid}` : `queue ${to.queue}`;
+  if ('dial' in to) return `dial ${to.dial.number ?? to.dial.client ?? to.dial.sip}`;
+  return `redirect ${to.redirect}`;
+}
+
+function describe(d: Decision): string {
+  const a = d.action;
+  if (a.type === 'handoff') return `handoff (${describeTarget(a.to)})`;
+  return a.type.replace('_', ' ');
+}

@@ -1,0 +1,144 @@
+// The only place that calls the Twilio REST API (twilio SDK). Each function is one REST operation
+// on a live call; retries, idempotency and audit live in the executor.
+import twilio from 'twilio';
+import type { Config } from '../config.js';
+
+const TWILIO_API = 'https://api.twilio.com';
+
+/**
+ * Sends the SDK's requests to another base URL (a local Twilio emulator, or a proxy). The SDK has
+ * no base URL option (twilio-facts.md §2.8); an injected RequestClient is its supported extension point.
+ */
+class BaseUrlRequestClient extends twilio.RequestClient {
+  constructor(
+    private readonly baseUrl: string,
+    opts: ConstructorParameters<typeof twilio.RequestClient>[0],
+  ) {
+    super(opts);
+  }
+
+  override request<T>(opts: Parameters<twilio.RequestClient['request']>[0]) {
+    if (opts.uri.startsWith(TWILIO_API)) opts.uri = this.baseUrl + opts.uri.slice(TWILIO_API.length);
+    return super.request<T>(opts as never);
+  }
+}
+
+export type TwilioClient = twilio.Twilio;
+
+export function createTwilioClient(cfg: Config['twilio']): TwilioClient {
+  // Retries are the executor's job (every attempt is audited), so the SDK's own are off.
+  const requestOpts = { timeout: 10_000, keepAlive: true, autoRetry: false };
+  const httpClient =
+    cfg.apiBaseUrl === TWILIO_API ? new twilio.RequestClient(requestOpts) : new BaseUrlRequestClient(cfg.apiBaseUrl, requestOpts);
+  const [username, password] =
+    cfg.apiKeySid && cfg.apiKeySecret ? [cfg.apiKeySid, cfg.apiKeySecret] : [cfg.accountSid, cfg.authToken!];
+  return twilio(username, password, { accountSid: cfg.accountSid, httpClient });
+}
+
+export interface StreamSpec {
+  url: string;
+  name: string;
+  track: 'inbound_track' | 'outbound_track' | 'both_tracks';
+  parameters: Record<string, string>;
+  statusCallback?: string;
+}
+
+export interface TranscriptionSpec {
+  name: string;
+  statusCallbackUrl: string;
+  track: 'inbound_track' | 'outbound_track' | 'both_tracks';
+  partialResults: boolean;
+  languageCode?: string;
+}
+
+/** The REST operations takeover performs on a live call. */
+export interface CallControl {
+  updateTwiml(callSid: string, twiml: string): Promise<void>;
+  redirect(callSid: string, url: string): Promise<void>;
+  end(callSid: string): Promise<void>;
+  stopStream(callSid: string, sidOrName: string): Promise<void>;
+  /** Returns the new stream's SID. */
+  createStream(callSid: string, spec: StreamSpec): Promise<string>;
+  setRecording(callSid: string, status: 'paused' | 'in-progress'): Promise<void>;
+  stopTranscription(callSid: string, sidOrName: string): Promise<void>;
+  createTranscription(callSid: string, spec: TranscriptionSpec): Promise<string>;
+  /** The call's status: queued, ringing, in-progress, completed, … */
+  status(callSid: string): Promise<string>;
+}
+
+export function twilioCallControl(client: TwilioClient): CallControl {
+  // The SDK loads each resource's module on first use (~200 ms): pay that at start-up, not on a caller's turn.
+  const warm = client.calls('CA00000000000000000000000000000000');
+  void [warm.streams, warm.recordings, warm.transcriptions];
+  return {
+    async updateTwiml(callSid, twiml) {
+      await client.calls(callSid).update({ twiml });
+    },
+    async redirect(callSid, url) {
+      await client.calls(callSid).update({ url, method: 'POST' });
+    },
+    async end(callSid) {
+      await client.calls(callSid).update({ status: 'completed' });
+    },
+    async stopStream(callSid, sidOrName) {
+      await client.calls(callSid).streams(sidOrName).update({ status: 'stopped' });
+    },
+    async createStream(callSid, spec) {
+      const params: Record<string, string> = {};
+      Object.entries(spec.parameters)
+        .slice(0, 99)
+        .forEach(([name, value], i) => {
+          params[`parameter${i + 1}.name`] = name;
+          params[`parameter${i + 1}.value`] = value;
+        });
+      const stream = await client.calls(callSid).streams.create({
+        url: spec.url,
+        name: spec.name,
+        track: spec.track,
+        ...(spec.statusCallback ? { statusCallback: spec.statusCallback } : {}),
+        ...params,
+      });
+      return stream.sid;
+    },
+    async setRecording(callSid, status) {
+      await client
+        .calls(callSid)
+        .recordings('Twilio.CURRENT')
+        .update(status === 'paused' ? { status, pauseBehavior: 'skip' } : { status });
+    },
+    async stopTranscription(callSid, sidOrName) {
+      await client.calls(callSid).transcriptions(sidOrName).update({ status: 'stopped' });
+    },
+    async status(callSid) {
+      return (await client.calls(callSid).fetch()).status;
+    },
+    async createTranscription(callSid, spec) {
+      const t = await client.calls(callSid).transcriptions.create({
+        name: spec.name,
+        statusCallbackUrl: spec.statusCallbackUrl,
+        track: spec.track,
+        partialResults: spec.partialResults,
+        ...(spec.languageCode ? { languageCode: spec.languageCode } : {}),
+      });
+      return t.sid;
+    },
+  };
+}
+
+/** What a failed REST call means for the action that made it. */
+export type RestFailure =
+  | { kind: 'gone'; status?: number; code?: number; message: string }
+  | { kind: 'retry'; status?: number; code?: number; message: string }
+  | { kind: 'fatal'; status?: number; code?: number; message: string };
+
+/** 20404 / 404 and 21220 mean the call (or the resource) is no longer there: a normal outcome, never retried. */
+export function classifyRestError(err: unknown): RestFailure {
+  const e = err as { status?: number; code?: number | string; message?: string };
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const code = typeof e.code === 'number' ? e.code : undefined;
+  const message = String(e.message ?? err).slice(0, 300);
+  if (status === undefined) return { kind: 'retry', code, message }; // network error, timeout
+  if (code === 21220 || code === 20404 || status === 404) return { kind: 'gone', status, code, message };
+  if (status === 429 || status >= 500) return { kind: 'retry', status, code, message };
+  return { kind: 'fatal', status, code, message };
+}

@@ -1,0 +1,160 @@
+// Wires the service from configuration: one Fastify app, the call pipeline and its stages.
+// Which implementation each stage gets (classifier, transcriber, store, bus) is decided here and only here.
+import formbody from '@fastify/formbody';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ActionExecutor } from './actions/executor.js';
+import { secureCaptureRoute } from './actions/secure-capture-route.js';
+import { createTwilioClient, twilioCallControl, type CallControl } from './actions/twilio-rest.js';
+import { LocalBus } from './bus/local.js';
+import { RedisBus } from './bus/redis.js';
+import type { Bus } from './bus/types.js';
+import { CallMonitor } from './calls/monitor.js';
+import { createClassifier } from './classification/index.js';
+import { LlmSummarizer, localSummarizer, type HandoffSummarizer } from './classification/summary.js';
+import type { Config } from './config.js';
+import { mediaStreamRoute } from './media/stream-route.js';
+import { createMetrics } from './metrics.js';
+import { RuleBook } from './rules/rule-book.js';
+import { createStore } from './store/index.js';
+import { loadRuleSet } from './store/rule-sets.js';
+import type { Store } from './store/types.js';
+import { createOpenAIRealtimeTranscription } from './transcription/openai-realtime.js';
+import { twilioTranscription, type TranscriberFactory } from './transcription/transcriber.js';
+import { twilioTranscriptionRoute } from './transcription/twilio-callbacks.js';
+import { dashboard } from './supervisor/dashboard.js';
+import { supervisorPlugin } from './supervisor/index.js';
+import type { SignatureOptions } from './twilio-signature.js';
+import type { Classifier } from './types.js';
+
+export interface Service {
+  app: FastifyInstance;
+  monitor: CallMonitor;
+  store: Store;
+  bus: Bus;
+  rules: RuleBook;
+  /** Stops accepting, waits for work in flight, closes everything. */
+  close(): Promise<void>;
+}
+
+/** Stages a caller may supply instead of the configured ones (an embedding application, a benchmark). */
+export interface ServiceParts {
+  classifier: Classifier;
+  store: Store;
+  bus: Bus;
+  callControl: CallControl;
+  transcribers: TranscriberFactory;
+  rules: RuleBook;
+  /** Where log lines go (default: stdout). */
+  logDestination: NodeJS.WritableStream;
+}
+
+export async function buildService(config: Config, parts: Partial<ServiceParts> = {}): Promise<Service> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Headers can carry credentials and signatures; bodies are never logged.
+      redact: ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers.cookie'],
+      ...(parts.logDestination ? { stream: parts.logDestination } : {}),
+    },
+    // Off by default: a client could otherwise pick its own address (X-Forwarded-For) and dodge rate limits.
+    trustProxy: typeof config.trustProxy === 'number' ? hops(config.trustProxy) : config.trustProxy,
+  });
+
+  if (!config.verifySignatures) {
+    app.log.warn('!!! ALLOW_UNSIGNED=1: Twilio signatures are NOT checked. Anyone who can reach this service can feed it calls. Local use only. !!!');
+  }
+
+  const store =
+    parts.store ?? (await createStore({ ...config.store, onError: (err) => app.log.error({ err }, 'database connection error') }));
+  const bus = parts.bus ?? (config.redisUrl ? await RedisBus.connect({ url: config.redisUrl, logger: app.log }) : new LocalBus());
+  const rules = parts.rules ?? (await RuleBook.fromFile(config.rulesFile, { HANDOFF_QUEUE: config.handoffQueue }));
+  // The store is the source of truth for rules; the file only seeds an empty store.
+  await loadRuleSet(store, rules, { source: parts.rules ? 'given' : 'file', origin: parts.rules ? 'the embedding application' : config.rulesFile, log: app.log });
+  const classifier =
+    parts.classifier ??
+    createClassifier({ kind: config.classifier.kind, llm: config.classifier.llm, logger: app.log });
+  const summarizer: HandoffSummarizer =
+    config.summary.kind === 'llm'
+      ? new LlmSummarizer({
+          apiKey: config.classifier.llm.apiKey,
+          baseURL: config.classifier.llm.baseURL,
+          model: config.classifier.llm.model,
+          deadlineMs: config.summary.deadlineMs,
+          logger: app.log,
+        })
+      : localSummarizer;
+  const callControl = parts.callControl ?? twilioCallControl(createTwilioClient(config.twilio));
+  const executor = new ActionExecutor(
+    callControl,
+    (e) => void store.appendAudit({ at: Date.now(), callSid: e.callSid ?? '', ...e }).catch((err) => app.log.error({ err }, 'audit write failed')),
+    {
+      deadlineMs: config.actions.deadlineMs,
+      maxAttempts: config.actions.maxAttempts,
+      keepListeningAfterHandoff: config.keepListeningAfterHandoff,
+      secureCaptureActionUrl: `${config.publicUrl}/twilio/secure-capture`,
+    },
+  );
+  const { transcription } = config;
+  const transcribers: TranscriberFactory =
+    parts.transcribers ??
+    (transcription.provider === 'openai'
+      ? createOpenAIRealtimeTranscription({ ...transcription.openai, apiKey: transcription.openai.apiKey!, logger: app.log })
+      : twilioTranscription);
+  const metrics = createMetrics(() => {
+    const byState = new Map<string, number>();
+    for (const s of monitor.sessions.values()) byState.set(s.state, (byState.get(s.state) ?? 0) + 1);
+    return byState;
+  });
+  const monitor: CallMonitor = new CallMonitor(
+    { classifier, rules, executor, store, bus, log: app.log, transcribers, summarizer, metrics },
+    {
+      mediaStreamUrl: config.mediaStreamUrl,
+      transcriptionCallbackUrl: `${config.publicUrl}/twilio/transcription`,
+      streamName: config.streamName,
+    },
+  );
+  // Supervisors connected to another instance reach the calls this one holds.
+  bus.serve((command) => (monitor.session(command.callSid) ? monitor.command(command) : undefined));
+  const signature: SignatureOptions = {
+    authToken: config.twilio.authToken,
+    verify: config.verifySignatures,
+    publicUrl: config.publicUrl,
+  };
+
+  await app.register(formbody);
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(mediaStreamRoute, {
+    monitor,
+    signature,
+    // The reason's first words only: a label must not carry whatever a bad frame contained.
+    onBadFrame: (reason) => metrics.badFrames.inc({ reason: reason.split(/[:"]/)[0]!.trim().slice(0, 40) }),
+  });
+  await app.register(twilioTranscriptionRoute, { monitor, signature });
+  await app.register(secureCaptureRoute, { monitor, signature });
+  app.get('/health', async () => ({ ok: true, calls: monitor.sessions.size }));
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  await app.register(supervisorPlugin, { monitor, store, bus, rules, classifier, retentionDays: config.retentionDays, handoffQueue: config.handoffQueue });
+  // After the API, so that @fastify/swagger leaves the dashboard's routes out of /docs/json.
+  await app.register(dashboard);
+
+  return {
+    app,
+    monitor,
+    store,
+    bus,
+    rules,
+    async close() {
+      await app.close();
+      await monitor.close();
+      await classifier.close?.();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
+
+/** Trust the nearest `n` proxies (a hop count, as proxy-addr understands it). */
+function hops(n: number) {
+  return (_address: string, hop: number) => hop < n;
+}

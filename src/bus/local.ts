@@ -1,0 +1,32 @@
+// The in-process bus: one instance, listeners called synchronously in publish order.
+import type { Bus, CommandReply, LiveEvent } from './types.js';
+
+export class LocalBus implements Bus {
+  readonly #listeners = new Set<(event: LiveEvent) => void>();
+
+  publish(event: LiveEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // A failing subscriber (a closed dashboard socket) must not stop the call pipeline.
+      }
+    }
+  }
+
+  subscribe(listener: (event: LiveEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** One instance: there is nobody else to ask. */
+  async request(): Promise<CommandReply | undefined> {
+    return undefined;
+  }
+
+  serve(): void {}
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}

@@ -1,0 +1,288 @@
+// Reads and validates the environment once, at start-up. Every other module receives typed values;
+// a missing or wrong value stops the start with a message that names the variable and what to do.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+/** Each entry: the variable, its schema (with default), and what to do when it is wrong. */
+const schema = z.object({
+  PORT: nonNegativeInt.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/, 'true, false, a hop count, or proxy addresses/CIDRs separated by commas')
+    .default('false'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must start with https:// (or http:// for local use)')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_API_KEY_SID: z.string().regex(/^SK[0-9a-fA-F]{32}$/, 'must look like SK followed by 32 hex digits').optional(),
+  TWILIO_API_KEY_SECRET: z.string().min(1).optional(),
+  TWILIO_API_BASE_URL: z
+    .string()
+    .url()
+    .transform((u) => u.replace(/\/+$/, ''))
+    .default('https://api.twilio.com'),
+  ALLOW_UNSIGNED: bool.default(false),
+  RULES_FILE: z.string().min(1).default('rules/default.json'),
+  HANDOFF_QUEUE: z.string().min(1).max(64).default('support'),
+  KEEP_LISTENING_AFTER_HANDOFF: bool.default(false),
+  STREAM_NAME: z.string().min(1).max(64).default('takeover'),
+  CLASSIFIER: z.enum(['local', 'llm', 'cascade']).optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  LLM_TIMEOUT_MS: positiveInt.default(5000),
+  LLM_MAX_RETRIES: nonNegativeInt.default(1),
+  CASCADE_DEADLINE_MS: positiveInt.default(1500),
+  LLM_DEBOUNCE_MS: nonNegativeInt.default(300),
+  LLM_MAX_REQUESTS_PER_MINUTE_PER_CALL: positiveInt.default(30),
+  HANDOFF_SUMMARY: z.enum(['local', 'llm']).optional(),
+  SUMMARY_DEADLINE_MS: positiveInt.default(800),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  TRANSCRIPTION_PROVIDER: z.enum(['twilio', 'openai']).optional(),
+  OPENAI_REALTIME_URL: z
+    .string()
+    .regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL')
+    .default('wss://api.openai.com/v1/realtime?intent=transcription'),
+  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
+  TRANSCRIBE_LANGUAGE: z.string().regex(/^[a-z]{2}$/, 'an ISO-639-1 code such as en').optional(),
+  TRANSCRIBE_PROMPT: z.string().max(2000).optional(),
+  TRANSCRIBE_VAD_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
+  TRANSCRIBE_VAD_PREFIX_PADDING_MS: nonNegativeInt.default(300),
+  TRANSCRIBE_VAD_SILENCE_MS: positiveInt.default(500),
+  TRANSCRIBE_NOISE_REDUCTION: z.enum(['near_field', 'far_field', 'off']).default('off'),
+  TRANSCRIBE_BATCH_MS: nonNegativeInt.max(1000).default(100),
+  TRANSCRIBE_TRACKS: z
+    .string()
+    .regex(/^(inbound|outbound)(,(inbound|outbound))?$/, 'inbound, outbound or inbound,outbound')
+    .default('inbound,outbound'),
+  TRANSCRIBE_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
+  TRANSCRIBE_RECONNECT_INITIAL_MS: positiveInt.default(250),
+  TRANSCRIBE_RECONNECT_MAX_MS: positiveInt.default(5000),
+  TRANSCRIBE_MAX_BUFFERED_MS: positiveInt.default(10_000),
+  TRANSCRIBE_PARTIAL_INTERVAL_MS: nonNegativeInt.default(200),
+  TRANSCRIBE_TURN_WAIT_MS: positiveInt.default(1500),
+  ACTION_DEADLINE_MS: positiveInt.default(10_000),
+  ACTION_MAX_ATTEMPTS: positiveInt.default(5),
+  // Checked below rather than here: a schema message would echo the URL, password included.
+  DATABASE_URL: z.string().min(1).optional(),
+  SQLITE_PATH: z.string().min(1).default('data/takeover.db'),
+  RETENTION_DAYS: nonNegativeInt.default(30),
+});
+
+export type Env = z.infer<typeof schema>;
+
+/** Every variable the service reads. */
+export const ENV_VARIABLES = Object.keys(schema.shape) as (keyof Env)[];
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  /** Fastify's trustProxy: whose X-Forwarded-For to believe (client addresses for rate limits and logs). */
+  trustProxy: boolean | number | string;
+  /** Public base URL Twilio uses to reach us (https://…); signatures are checked against it. */
+  publicUrl: string;
+  /** `wss://…/media-stream` as it must appear in TwiML, and as Twilio signs the upgrade. */
+  mediaStreamUrl: string;
+  twilio: {
+    accountSid: string;
+    authToken: string | undefined;
+    apiKeySid: string | undefined;
+    apiKeySecret: string | undefined;
+    apiBaseUrl: string;
+  };
+  /** When false (ALLOW_UNSIGNED=1), signatures are not checked. Logged loudly at start. */
+  verifySignatures: boolean;
+  rulesFile: string;
+  handoffQueue: string;
+  keepListeningAfterHandoff: boolean;
+  streamName: string;
+  classifier: {
+    kind: 'local' | 'llm' | 'cascade';
+    llm: {
+      apiKey: string | undefined;
+      baseURL: string | undefined;
+      model: string;
+      timeoutMs: number;
+      maxRetries: number;
+      deadlineMs: number;
+      debounceMs: number;
+      maxRequestsPerMinutePerCall: number;
+    };
+  };
+  actions: { deadlineMs: number; maxAttempts: number };
+  /** PostgreSQL when `databaseUrl` is set, otherwise the SQLite file (`:memory:` keeps nothing). */
+  store: { databaseUrl: string | undefined; sqlitePath: string };
+  /** Days calls, transcripts and audit entries are kept; 0 keeps them forever. */
+  retentionDays: number;
+  transcription: {
+    provider: 'twilio' | 'openai';
+    openai: {
+      apiKey: string | undefined;
+      url: string;
+      model: string;
+      language: string | undefined;
+      prompt: string | undefined;
+      vad: { threshold: number; prefixPaddingMs: number; silenceDurationMs: number };
+      noiseReduction: 'near_field' | 'far_field' | null;
+      batchMs: number;
+      tracks: ('inbound' | 'outbound')[];
+      connectTimeoutMs: number;
+      reconnect: { initialDelayMs: number; maxDelayMs: number };
+      maxBufferedAudioMs: number;
+      partialIntervalMs: number;
+      turnWaitMs: number;
+    };
+  };
+  /** Live events across instances; unset: the in-process bus. */
+  redisUrl: string | undefined;
+  /** The note that goes with a handoff to a TaskRouter workflow. */
+  summary: { kind: 'local' | 'llm'; deadlineMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The store's settings alone, for tools that need no Twilio credentials (`npm run token`). Throws ConfigError. */
+export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Config['store'] {
+  const raw = { DATABASE_URL: env.DATABASE_URL || undefined, SQLITE_PATH: env.SQLITE_PATH || undefined };
+  const parsed = schema.pick({ DATABASE_URL: true, SQLITE_PATH: true }).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  const { DATABASE_URL, SQLITE_PATH } = parsed.data;
+  if (DATABASE_URL && !/^postgres(ql)?:\/\//.test(DATABASE_URL)) {
+    throw new ConfigError(['DATABASE_URL must start with postgres:// or postgresql:// (or unset it to keep data in the SQLite file at SQLITE_PATH)']);
+  }
+  return { databaseUrl: DATABASE_URL, sqlitePath: SQLITE_PATH };
+}
+
+/** Parses `env` (process.env by default). Throws ConfigError naming every wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
+  if (!e.ALLOW_UNSIGNED && !e.TWILIO_AUTH_TOKEN) {
+    problems.push(
+      'TWILIO_AUTH_TOKEN is not set: signature checks need it (or set ALLOW_UNSIGNED=1 for local use only)',
+    );
+  }
+  if (!e.ALLOW_UNSIGNED && !e.PUBLIC_URL) {
+    problems.push(
+      'PUBLIC_URL is not set: Twilio signs requests over the public URL it calls, e.g. https://takeover.example.com (or set ALLOW_UNSIGNED=1 for local use only)',
+    );
+  }
+  if (!e.TWILIO_ACCOUNT_SID) {
+    problems.push('TWILIO_ACCOUNT_SID is not set: actions on live calls need it (AC followed by 32 hex digits)');
+  }
+  if (!e.TWILIO_AUTH_TOKEN && !(e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET)) {
+    problems.push('TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET) is not set: the REST API needs credentials');
+  }
+  if (Boolean(e.TWILIO_API_KEY_SID) !== Boolean(e.TWILIO_API_KEY_SECRET)) {
+    problems.push('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET go together: set both or neither');
+  }
+  const llmAvailable = Boolean(e.OPENAI_API_KEY || e.OPENAI_BASE_URL);
+  const kind = e.CLASSIFIER ?? (llmAvailable ? 'cascade' : 'local');
+  if (kind !== 'local' && !llmAvailable) {
+    problems.push(`CLASSIFIER=${kind} needs OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server): set one, or use CLASSIFIER=local`);
+  }
+  const provider = e.TRANSCRIPTION_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'twilio');
+  if (provider === 'openai' && !e.OPENAI_API_KEY) {
+    problems.push('TRANSCRIPTION_PROVIDER=openai needs OPENAI_API_KEY: set it, or use TRANSCRIPTION_PROVIDER=twilio (Twilio transcription callbacks)');
+  }
+  const summaryKind = e.HANDOFF_SUMMARY ?? (llmAvailable ? 'llm' : 'local');
+  if (summaryKind === 'llm' && !llmAvailable) {
+    problems.push('HANDOFF_SUMMARY=llm needs OPENAI_API_KEY (or OPENAI_BASE_URL): set one, or use HANDOFF_SUMMARY=local');
+  }
+  if (e.DATABASE_URL && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql:// (or unset it to keep data in the SQLite file at SQLITE_PATH)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const wsBase = publicUrl.replace(/^http/, 'ws');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY,
+    publicUrl,
+    mediaStreamUrl: `${wsBase}/media-stream`,
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID!,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      apiKeySid: e.TWILIO_API_KEY_SID,
+      apiKeySecret: e.TWILIO_API_KEY_SECRET,
+      apiBaseUrl: e.TWILIO_API_BASE_URL,
+    },
+    verifySignatures: !e.ALLOW_UNSIGNED,
+    rulesFile: e.RULES_FILE,
+    handoffQueue: e.HANDOFF_QUEUE,
+    keepListeningAfterHandoff: e.KEEP_LISTENING_AFTER_HANDOFF,
+    streamName: e.STREAM_NAME,
+    classifier: {
+      kind,
+      llm: {
+        apiKey: e.OPENAI_API_KEY,
+        baseURL: e.OPENAI_BASE_URL,
+        model: e.LLM_MODEL,
+        timeoutMs: e.LLM_TIMEOUT_MS,
+        maxRetries: e.LLM_MAX_RETRIES,
+        deadlineMs: e.CASCADE_DEADLINE_MS,
+        debounceMs: e.LLM_DEBOUNCE_MS,
+        maxRequestsPerMinutePerCall: e.LLM_MAX_REQUESTS_PER_MINUTE_PER_CALL,
+      },
+    },
+    actions: { deadlineMs: e.ACTION_DEADLINE_MS, maxAttempts: e.ACTION_MAX_ATTEMPTS },
+    store: { databaseUrl: e.DATABASE_URL, sqlitePath: e.SQLITE_PATH },
+    retentionDays: e.RETENTION_DAYS,
+    summary: { kind: summaryKind, deadlineMs: e.SUMMARY_DEADLINE_MS },
+    redisUrl: e.REDIS_URL,
+    transcription: {
+      provider,
+      openai: {
+        apiKey: e.OPENAI_API_KEY,
+        url: e.OPENAI_REALTIME_URL,
+        model: e.OPENAI_TRANSCRIBE_MODEL,
+        language: e.TRANSCRIBE_LANGUAGE,
+        prompt: e.TRANSCRIBE_PROMPT,
+        vad: {
+          threshold: e.TRANSCRIBE_VAD_THRESHOLD,
+          prefixPaddingMs: e.TRANSCRIBE_VAD_PREFIX_PADDING_MS,
+          silenceDurationMs: e.TRANSCRIBE_VAD_SILENCE_MS,
+        },
+        noiseReduction: e.TRANSCRIBE_NOISE_REDUCTION === 'off' ? null : e.TRANSCRIBE_NOISE_REDUCTION,
+        batchMs: e.TRANSCRIBE_BATCH_MS,
+        tracks: e.TRANSCRIBE_TRACKS.split(',') as ('inbound' | 'outbound')[],
+        connectTimeoutMs: e.TRANSCRIBE_CONNECT_TIMEOUT_MS,
+        reconnect: { initialDelayMs: e.TRANSCRIBE_RECONNECT_INITIAL_MS, maxDelayMs: e.TRANSCRIBE_RECONNECT_MAX_MS },
+        maxBufferedAudioMs: e.TRANSCRIBE_MAX_BUFFERED_MS,
+        partialIntervalMs: e.TRANSCRIBE_PARTIAL_INTERVAL_MS,
+        turnWaitMs: e.TRANSCRIBE_TURN_WAIT_MS,
+      },
+    },
+  };
+}

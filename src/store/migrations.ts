@@ -1,0 +1,81 @@
+// The SQL schema, as kysely migrations kept in code (no migration folder to ship). They run at start;
+// a new migration is a new entry at the end, never an edit to one that has shipped.
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type SqlDialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: SqlDialect): Record<string, Migration> {
+  // Times are epoch milliseconds; JSON values are text so that both dialects read them the same way.
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('calls')
+          .ifNotExists()
+          .addColumn('call_sid', 'text', (c) => c.primaryKey())
+          .addColumn('from_number', 'text')
+          .addColumn('to_number', 'text')
+          .addColumn('custom_parameters', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('ended_at', 'bigint')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('calls_started_at').ifNotExists().on('calls').column('started_at').execute();
+
+        await idTable(db, dialect, 'transcript_lines')
+          .addColumn('call_sid', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('track', 'text', (c) => c.notNull())
+          .addColumn('text', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('transcript_lines_call').ifNotExists().on('transcript_lines').columns(['call_sid', 'at']).execute();
+        await db.schema.createIndex('transcript_lines_at').ifNotExists().on('transcript_lines').column('at').execute();
+
+        await idTable(db, dialect, 'audit_entries')
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('call_sid', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('decision_id', 'text')
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_entries_call').ifNotExists().on('audit_entries').columns(['call_sid', 'at']).execute();
+        await db.schema.createIndex('audit_entries_at').ifNotExists().on('audit_entries').column('at').execute();
+
+        await db.schema
+          .createTable('rule_set_versions')
+          .ifNotExists()
+          .addColumn('version', 'integer', (c) => c.primaryKey())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('change', 'text', (c) => c.notNull())
+          .addColumn('rules', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('api_tokens')
+          .ifNotExists()
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+      },
+    },
+  };
+}
+
+/** A table with an auto-increment `id` primary key, which keeps insertion order for rows of the same millisecond. */
+function idTable(db: Kysely<unknown>, dialect: SqlDialect, name: string) {
+  const table = db.schema.createTable(name).ifNotExists();
+  return dialect === 'sqlite'
+    ? table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    : table.addColumn('id', sql`bigint generated always as identity`, (c) => c.primaryKey());
+}
+
+export function migrationProvider(dialect: SqlDialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,398 @@
+// The live calls view: one card per call, kept up to date from the live feed (transcript, frustration
+// trend, rule hits, state), with the supervisor's take over / pause / resume / end buttons.
+import { api } from './api.js';
+import { frustrationThresholds, trendChart } from './chart.js';
+import { $, clear, clockTime, fromTemplate, h, shortSid, stateBadge, STATE_LABELS, TRACK_LABELS } from './dom.js';
+import { normaliseDecision } from './calls.js';
+
+/** Which states each action makes sense in; the API refuses or skips the rest anyway. */
+const ACTIONS = {
+  takeover: { name: 'Take over', allowed: ['monitoring', 'paused'], busy: 'Handing the call to a person…' },
+  pause: { name: 'Pause', allowed: ['monitoring'], busy: 'Pausing transcription…' },
+  resume: { name: 'Resume', allowed: ['paused'], busy: 'Resuming transcription…' },
+  end: { name: 'End call', allowed: ['monitoring', 'paused'], busy: 'Ending the call…' },
+};
+
+const RESULT_WORDS = {
+  done: 'done',
+  gone: 'the call had already ended',
+  skipped: 'skipped',
+  failed: 'failed',
+  observed: 'recorded only (observe mode)',
+};
+
+const ARM_MS = 5000;
+
+export class LiveView {
+  #cards = new Map();
+  #thresholds = [];
+  #root;
+  #list;
+
+  constructor(root) {
+    this.#root = root;
+    this.#list = $('#live-calls', root);
+    $('#live-clear-ended', root).addEventListener('click', () => this.hideEnded());
+  }
+
+  /** Rules changed (loaded or edited): the charts' threshold lines follow. */
+  setRules(rules) {
+    this.#thresholds = frustrationThresholds(rules);
+    for (const card of this.#cards.values()) card.drawChart(this.#thresholds);
+  }
+
+  handle(event) {
+    if (!event || typeof event.callSid !== 'string') return;
+    const card = this.#card(event.callSid);
+    switch (event.type) {
+      case 'call':
+        card.setState(event.state, event.degraded, { fromFeed: true });
+        break;
+      case 'utterance':
+        card.addUtterance(event);
+        break;
+      case 'assessment':
+        card.addAssessment(event);
+        break;
+      case 'decision':
+        card.addDecision(normaliseDecision(event));
+        break;
+      case 'outcome':
+        card.addOutcome(event);
+        break;
+      case 'gate':
+        card.addGate(event);
+        break;
+      default:
+        return;
+    }
+    this.#refreshCounts();
+  }
+
+  /** After (re)connecting the feed: events may have been missed, so read the live calls afresh. */
+  async resync() {
+    let calls;
+    try {
+      ({ calls } = await api('/api/calls?state=live&limit=50'));
+    } catch (err) {
+      console.warn('could not list live calls:', err.message);
+      return;
+    }
+    for (const c of calls ?? []) {
+      const card = this.#card(c.callSid, { load: false });
+      card.setSummary(c);
+    }
+    await Promise.allSettled([...this.#cards.values()].map((card) => card.load()));
+    this.#refreshCounts();
+  }
+
+  hideEnded() {
+    for (const [sid, card] of this.#cards) {
+      if (card.isOver) {
+        card.el.remove();
+        this.#cards.delete(sid);
+      }
+    }
+    this.#refreshCounts();
+  }
+
+  reset() {
+    this.#cards.clear();
+    clear(this.#list);
+    this.#refreshCounts();
+  }
+
+  #card(callSid, { load = true } = {}) {
+    let card = this.#cards.get(callSid);
+    if (!card) {
+      card = new CallCard(callSid, {
+        thresholds: () => this.#thresholds,
+        changed: () => this.#refreshCounts(),
+        placed: (c) => this.#place(c),
+      });
+      this.#cards.set(callSid, card);
+      this.#place(card);
+      // The feed does not announce a call's start: the first event is usually its first words.
+      if (load) void card.load();
+      this.#refreshCounts();
+    }
+    return card;
+  }
+
+  /** Newest call first, so the calls a supervisor already watches do not move when one starts. */
+  #place(card) {
+    const before = [...this.#cards.values()]
+      .filter((c) => c !== card && c.el.isConnected && c.startedAt < card.startedAt)
+      .sort((a, b) => b.startedAt - a.startedAt)[0];
+    const target = before?.el ?? null;
+    if (card.el.isConnected && card.el.nextElementSibling === target) return;
+    if (target) this.#list.insertBefore(card.el, target);
+    else this.#list.append(card.el);
+  }
+
+  #refreshCounts() {
+    const counts = {};
+    for (const c of this.#cards.values()) counts[c.state] = (counts[c.state] ?? 0) + 1;
+    const parts = ['monitoring', 'paused', 'handed_off', 'ended'].filter((s) => counts[s]).map((s) => `${counts[s]} ${STATE_LABELS[s].toLowerCase()}`);
+    $('#live-counts', this.#root).textContent = parts.join(' · ');
+    $('#live-empty', this.#root).hidden = this.#cards.size > 0;
+    $('#live-clear-ended', this.#root).disabled = ![...this.#cards.values()].some((c) => c.isOver);
+  }
+}
+
+class CallCard {
+  state = 'monitoring';
+  degraded = undefined;
+  ended = false;
+  #finals = new Set();
+  #points = [];
+  #hits = new Map();
+  #busy = false;
+  #loaded = false;
+  #thresholds;
+  #changed;
+  #placed;
+  #armed;
+  #stateFromFeed = false;
+
+  constructor(callSid, { thresholds, changed, placed }) {
+    this.callSid = callSid;
+    /** First seen until the API says when the call started. */
+    this.startedAt = Date.now();
+    this.#thresholds = thresholds;
+    this.#changed = changed;
+    this.#placed = placed;
+    this.el = fromTemplate('tpl-call');
+    this.el.dataset.callSid = callSid;
+    this.el.setAttribute('aria-labelledby', `call-${callSid}-title`);
+    const title = $('.call-title', this.el);
+    title.id = `call-${callSid}-title`;
+    $('.sid', this.el).textContent = `Call ${shortSid(callSid)}`;
+    $('.sid', this.el).title = callSid;
+    $('.call-link', this.el).href = `#/calls/${encodeURIComponent(callSid)}`;
+    $('.call-link', this.el).setAttribute('aria-label', `Call ${shortSid(callSid)}: open its audit trail`);
+    for (const button of this.el.querySelectorAll('[data-action]')) {
+      button.addEventListener('click', () => this.#onAction(button.dataset.action, button));
+    }
+    this.setState('monitoring');
+    this.drawChart(thresholds());
+  }
+
+  get isOver() {
+    return this.state === 'ended' || this.ended;
+  }
+
+  /** From GET /api/calls or the `call` of GET /api/calls/:sid. */
+  setSummary(c) {
+    if (!c) return;
+    const parties = [c.from && `from ${c.from}`, c.to && `to ${c.to}`, c.startedAt && `since ${clockTime(c.startedAt)}`].filter(Boolean).join(' · ');
+    $('.parties', this.el).textContent = parties;
+    if (typeof c.startedAt === 'number' && c.startedAt !== this.startedAt) {
+      this.startedAt = c.startedAt;
+      this.#placed(this);
+    }
+    if (c.endedAt) this.ended = true;
+    // A snapshot can be older than what the feed already said; it only fills in what the feed has not.
+    const state = c.state ?? c.status;
+    if (this.#stateFromFeed && state !== 'ended' && !c.endedAt) return;
+    this.setState(state ?? this.state, c.degraded);
+  }
+
+  setState(state, degraded, { fromFeed = false } = {}) {
+    if (fromFeed) this.#stateFromFeed = true;
+    if (state) this.state = state;
+    if (state === 'ended') this.ended = true;
+    this.degraded = typeof degraded === 'string' ? degraded : degraded ? 'degraded' : undefined;
+    this.el.dataset.state = this.state;
+    this.el.classList.toggle('is-over', this.isOver);
+    $('.state-slot', this.el).replaceChildren(stateBadge(this.state));
+    const marker = $('.degraded', this.el);
+    marker.hidden = !this.degraded;
+    marker.textContent = this.degraded ? `Degraded: ${this.degraded}` : '';
+    this.el.classList.toggle('is-degraded', Boolean(this.degraded));
+    this.#syncButtons();
+    this.#changed();
+  }
+
+  /** Fills in what happened before this page saw the call (and its numbers), once. */
+  async load() {
+    if (this.#loaded) return;
+    this.#loaded = true;
+    let detail;
+    try {
+      detail = await api(`/api/calls/${encodeURIComponent(this.callSid)}`);
+    } catch (err) {
+      this.#loaded = false;
+      console.warn(`could not load call ${this.callSid}:`, err.message);
+      return;
+    }
+    this.setSummary(detail.call);
+    for (const line of detail.transcript ?? []) this.addUtterance({ ...line, final: true });
+    const known = new Set(this.#points.map((p) => p.at));
+    const earlier = (detail.assessments ?? []).filter((a) => !known.has(a.at));
+    if (earlier.length) {
+      this.#points = [...earlier, ...this.#points].sort((a, b) => a.at - b.at);
+      this.drawChart(this.#thresholds());
+    }
+    for (const d of detail.decisions ?? []) this.addDecision(normaliseDecision(d));
+    for (const e of detail.audit ?? []) if (e.kind === 'outcome' && e.decisionId) this.addOutcome({ decisionId: e.decisionId, ...e.data });
+  }
+
+  addUtterance(u) {
+    const who = TRACK_LABELS[u.track] ?? u.track;
+    const partial = $('.partial', this.el);
+    if (!u.final) {
+      // Partials change under the reader's eyes: shown, but not announced (aria-hidden) until final.
+      partial.hidden = false;
+      partial.dataset.track = u.track;
+      $('.who', partial).textContent = `${who} (speaking)`;
+      $('.text', partial).textContent = u.text;
+      return;
+    }
+    const key = `${u.at}|${u.track}|${u.text}`;
+    if (this.#finals.has(key)) return;
+    this.#finals.add(key);
+    if (partial.dataset.track === u.track) partial.hidden = true;
+    this.#appendLine(h('li', { class: `turn turn-${u.track}`, 'data-at': u.at }, h('span', { class: 'who' }, who), ' ', h('span', { class: 'text' }, u.text)), u.at);
+  }
+
+  addAssessment(a) {
+    if (this.#points.some((p) => p.at === a.at)) return;
+    this.#points.push({ at: a.at, frustration: a.frustration, wantsHuman: a.wantsHuman, sensitive: a.sensitive ?? [] });
+    this.drawChart(this.#thresholds());
+  }
+
+  addDecision(d) {
+    if (!d.decisionId || this.#hits.has(d.decisionId)) return;
+    const list = $('.hits', this.el);
+    list.querySelector('.none')?.remove();
+    const manual = d.ruleId === 'manual';
+    const li = h(
+      'li',
+      { class: `hit ${d.mode === 'observe' ? 'hit-observe' : ''}`, 'data-rule-id': d.ruleId, 'data-decision-id': d.decisionId },
+      h('span', { class: 'hit-rule' }, manual ? 'Supervisor' : d.ruleId),
+      ' ',
+      h('span', { class: 'hit-action' }, actionWords(d.action)),
+      d.mode === 'observe' ? h('span', { class: 'badge subtle' }, 'observe only') : null,
+      d.note && d.note !== 'observe' ? h('span', { class: 'badge subtle' }, d.note) : null,
+      h('span', { class: 'hit-result' }, ''),
+      h('span', { class: 'hit-reason' }, [d.at ? clockTime(d.at) : null, d.reason].filter(Boolean).join(' · ')),
+    );
+    this.#hits.set(d.decisionId, li);
+    list.prepend(li);
+    if (d.result) this.addOutcome({ decisionId: d.decisionId, result: d.result, detail: d.detail });
+  }
+
+  addOutcome(o) {
+    const li = o.decisionId && this.#hits.get(o.decisionId);
+    if (!li) return;
+    const result = $('.hit-result', li);
+    result.textContent = o.result;
+    result.className = `hit-result result-${o.result}`;
+    if (o.detail) result.title = o.detail;
+  }
+
+  addGate(g) {
+    // The feed sends the state too, but the gate is what says it: keep the buttons right even if that event is late.
+    this.setState(g.open ? 'monitoring' : 'paused', this.degraded, { fromFeed: true });
+    const text = g.open ? `Transcription resumed (${g.by})` : `Transcription paused (${g.by}): ${g.reason}`;
+    this.#appendLine(h('li', { class: `gate ${g.open ? 'gate-open' : 'gate-closed'}` }, text), g.at);
+  }
+
+  drawChart(thresholds) {
+    $('.chart', this.el).replaceChildren(trendChart(this.#points, { thresholds }));
+    const latest = this.#points.at(-1)?.frustration;
+    const value = $('.trend-value', this.el);
+    value.textContent = latest === undefined ? '—' : latest.toFixed(2);
+    const top = Math.min(...thresholds.map((t) => t.value), 0.7);
+    value.dataset.level = latest === undefined ? '' : latest >= top ? 'high' : latest >= top * 0.7 ? 'rising' : 'calm';
+  }
+
+  #appendLine(li, at) {
+    const list = $('.transcript', this.el);
+    // Live events can arrive before an older snapshot line: keep the transcript in time order.
+    const later = [...list.children].find((c) => Number(c.dataset.at) > at);
+    li.dataset.at = at;
+    list.insertBefore(li, later ?? null);
+    const wrap = $('.transcript-wrap', this.el);
+    wrap.scrollTop = wrap.scrollHeight;
+  }
+
+  #syncButtons() {
+    const focused = this.el.contains(document.activeElement) ? document.activeElement : null;
+    for (const button of this.el.querySelectorAll('[data-action]')) {
+      const spec = ACTIONS[button.dataset.action];
+      const allowed = !this.#busy && !this.ended && spec.allowed.includes(this.state);
+      if (!allowed && button.dataset.armed) this.#disarm(button);
+      button.disabled = !allowed;
+    }
+    // A button that just became disabled drops keyboard focus on the floor; keep it on the card's result.
+    if (focused?.matches('[data-action]') && focused.disabled) $('.result', this.el).focus();
+  }
+
+  async #onAction(action, button) {
+    if (action === 'end' && !button.dataset.armed) {
+      // Ending a customer's call cannot be undone: ask for a second press.
+      button.dataset.armed = '1';
+      button.textContent = 'Press again to end the call';
+      this.#armed = setTimeout(() => this.#disarm(button), ARM_MS);
+      return;
+    }
+    if (button.dataset.armed) this.#disarm(button);
+    const spec = ACTIONS[action];
+    const body = {};
+    const queue = $('.opt-queue', this.el).value.trim();
+    if (action === 'takeover' && queue) body.queue = queue;
+    if (action === 'pause') body.resumeAfterSeconds = Number($('.opt-resume', this.el).value);
+    const result = $('.result', this.el);
+    this.#busy = true;
+    this.el.setAttribute('aria-busy', 'true');
+    result.className = 'result pending';
+    result.textContent = spec.busy;
+    this.#syncButtons();
+    try {
+      const answer = await api(`/api/calls/${encodeURIComponent(this.callSid)}/${action}`, { method: 'POST', body });
+      const words = RESULT_WORDS[answer?.result] ?? answer?.result ?? 'done';
+      result.className = `result result-${answer?.result ?? 'done'}`;
+      result.dataset.result = answer?.result ?? '';
+      result.textContent = `${spec.name}: ${words}${answer?.detail ? ` — ${answer.detail}` : ''}`;
+      if (answer?.result === 'done') this.#optimisticState(action);
+      if (answer?.result === 'gone') this.setState('ended');
+    } catch (err) {
+      result.className = 'result result-failed';
+      result.dataset.result = 'error';
+      result.textContent = `${spec.name} failed: ${err.message}`;
+    } finally {
+      this.#busy = false;
+      this.el.removeAttribute('aria-busy');
+      this.#syncButtons();
+    }
+  }
+
+  /** The feed confirms the new state a moment later; until then the buttons should not offer the old one. */
+  #optimisticState(action) {
+    const next = { takeover: 'handed_off', pause: 'paused', resume: 'monitoring', end: 'ended' }[action];
+    if (next && this.state !== 'ended') this.setState(next, this.degraded);
+  }
+
+  #disarm(button) {
+    clearTimeout(this.#armed);
+    delete button.dataset.armed;
+    button.textContent = 'End call';
+  }
+}
+
+export function actionWords(action) {
+  switch (action) {
+    case 'handoff':
+      return '→ hand off';
+    case 'pause':
+      return '→ pause transcription';
+    case 'end_call':
+      return '→ end call';
+    case 'alert':
+      return '→ alert';
+    default:
+      return action ? `→ ${action}` : '';
+  }
+}

@@ -1,0 +1,65 @@
+// /api/tokens: admins list, create and revoke API tokens. A secret is shown once, in the create answer.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { TOKEN_ROLES, type Store } from '../../store/types.js';
+import { issueToken } from '../tokens.js';
+import { answers, ApiError } from '../http.js';
+
+const tokenInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(TOKEN_ROLES),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
+
+export async function tokenRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
+  const { store } = opts;
+
+  app.get(
+    '/tokens',
+    { config: { role: 'admin' }, schema: { summary: 'API tokens (never their secrets)', tags: ['tokens'], response: answers({ 200: z.object({ tokens: z.array(tokenInfo) }) }) } },
+    async () => ({
+      tokens: (await store.listTokens()).map((t) => ({ ...t, lastUsedAt: t.lastUsedAt ?? null, revokedAt: t.revokedAt ?? null })),
+    }),
+  );
+
+  app.post(
+    '/tokens',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Create a token; the answer is the only time its secret is shown',
+        tags: ['tokens'],
+        body: z
+          .object({
+            name: z.string().trim().regex(/^[\w.@ -]{1,64}$/, '1 to 64 letters, digits, spaces or . _ - @'),
+            role: z.enum(TOKEN_ROLES),
+          })
+          .strict(),
+        response: answers({ 201: z.object({ id: z.string(), name: z.string(), role: z.enum(TOKEN_ROLES), token: z.string() }) }),
+      },
+    },
+    async (req, reply) => {
+      const { id, name, role, token } = await issueToken(store, req.body as { name: string; role: (typeof TOKEN_ROLES)[number] });
+      // The audit entry names the new token, never its secret.
+      req.auditDetail = { change: `created token "${name}" (${role})`, id };
+      return reply.code(201).send({ id, name, role, token });
+    },
+  );
+
+  app.delete(
+    '/tokens/:id',
+    {
+      config: { role: 'admin' },
+      schema: { summary: 'Revoke a token', tags: ['tokens'], params: z.object({ id: z.string().min(1).max(64) }), response: answers({}, [404]) },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      if (!(await store.revokeToken(id, Date.now()))) throw new ApiError(404, `no token with id ${id}: list them with GET /api/tokens`);
+      req.auditDetail = { change: `revoked token ${id}` };
+      return reply.code(204).send();
+    },
+  );
+}

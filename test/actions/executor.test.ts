@@ -1,0 +1,160 @@
+// Decisions carried out on the emulator: retried when Twilio says 429/5xx, never retried when the
+// call is gone, executed at most once, one at a time per call, and every attempt on record.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActionExecutor, type CallHandle } from '../../src/actions/executor.js';
+import { createTwilioClient, twilioCallControl } from '../../src/actions/twilio-rest.js';
+import type { Decision } from '../../src/rules/decide.js';
+import type { Action } from '../../src/rules/schema.js';
+import { TwilioEmulator } from '../../src/simulator/emulator.js';
+import type { Scenario } from '../../src/simulator/scenario.js';
+import type { AuditEntry } from '../../src/store/types.js';
+import { sid } from '../support/twilio-client.js';
+
+const scenario: Scenario = {
+  name: 'quiet',
+  description: 'a long quiet call',
+  from: '+15550100001',
+  to: '+15550100099',
+  parameters: {},
+  recording: true,
+  expect: { outcome: 'none' },
+  lines: [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }],
+};
+
+let emulator: TwilioEmulator;
+let audit: AuditEntry[];
+let executor: ActionExecutor;
+
+const handoff: Action = { type: 'handoff', to: { queue: 'billing' }, say: 'One moment & thanks <3' };
+const decision = (callSid: string, action: Action, id = 'r1', mode: 'enforce' | 'observe' = 'enforce'): Decision => ({
+  id: `${callSid}:${id}:1`,
+  callSid,
+  ruleId: id,
+  origin: 'rule',
+  mode,
+  action,
+  reason: 'test',
+  actor: `rule:${id}`,
+  timings: { transcriptAt: Date.now(), assessedAt: Date.now(), decidedAt: Date.now() },
+});
+const noStreams = (callSid: string): CallHandle => ({ callSid, streams: () => [], transcription: () => undefined });
+const callUpdates = (callSid: string) => emulator.restLog().filter((r) => r.callSid === callSid && r.resource === 'Calls');
+
+beforeAll(async () => {
+  const accountSid = sid('AC');
+  const authToken = sid('tok');
+  emulator = new TwilioEmulator({ accountSid, authToken, servicePublicUrl: 'https://t.invalid', serviceLocalUrl: 'http://127.0.0.1:9' });
+  const url = await emulator.listen();
+  const control = twilioCallControl(createTwilioClient({ accountSid, authToken, apiKeySid: undefined, apiKeySecret: undefined, apiBaseUrl: url }));
+  audit = [];
+  executor = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
+    deadlineMs: 5000,
+    maxAttempts: 5,
+    keepListeningAfterHandoff: false,
+    backoffBaseMs: 5,
+    backoffCapMs: 20,
+  });
+});
+afterAll(async () => emulator?.close());
+
+describe('ActionExecutor on the emulator', () => {
+  it('hands off with escaped TwiML and a Task carrying the reason, after two 429s, with exactly one effective update', async () => {
+    const call = emulator.placeCall(scenario);
+    emulator.inject('calls.update', 2, 429);
+    const outcome = await executor.execute(decision(call.sid, { ...handoff, to: { queue: 'billing', workflowSid: 'WW' + 'a'.repeat(32) } }), noStreams(call.sid), {
+      reason: 'caller asked for a person',
+      ruleId: 'r1',
+      frustrationTrend: [0.2, 0.8],
+      summary: 'wants a refund',
+      transcript: [{ track: 'inbound', text: 'I want a <real> person' }],
+    });
+    expect(outcome.result).toBe('done');
+    const updates = callUpdates(call.sid);
+    expect(updates.map((u) => u.status)).toEqual([429, 429, 200]);
+    const twiml = updates[2]!.form.Twiml!;
+    expect(twiml).toContain('<Say>One moment &amp; thanks &lt;3</Say>');
+    const task = /<Task>(.*)<\/Task>/.exec(twiml)![1]!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/&apos;/g, "'");
+    expect(JSON.parse(task)).toMatchObject({ reason: 'caller asked for a person', rule: 'r1', frustrationTrend: [0.2, 0.8], transcript: [{ track: 'inbound', text: 'I want a <real> person' }] });
+    const attempts = audit.filter((a) => a.callSid === call.sid && a.kind === 'attempt');
+    expect(attempts.map((a) => a.data.ok)).toEqual([false, false, true]);
+    expect(attempts[0]!.data).toMatchObject({ status: 429, code: 20429, failure: 'retry' });
+    expect(call.twiml).toContain('<Enqueue workflowSid=');
+  });
+
+  it('does not retry when the call is no longer in progress (21220), and records that it ended', async () => {
+    const call = emulator.placeCall(scenario);
+    call.complete('caller hung up');
+    const outcome = await executor.execute(decision(call.sid, handoff), noStreams(call.sid));
+    expect(outcome.result).toBe('gone');
+    expect(callUpdates(call.sid)).toHaveLength(1);
+    const out = audit.find((a) => a.callSid === call.sid && a.kind === 'outcome');
+    expect(out?.data).toMatchObject({ result: 'gone', detail: expect.stringContaining('call already ended') });
+    expect(executor.isFinished(call.sid)).toBe(true);
+  });
+
+  it('executes one decision once however often it is asked, and nothing after a handoff', async () => {
+    const call = emulator.placeCall(scenario);
+    const d = decision(call.sid, handoff);
+    const results = await Promise.all([executor.execute(d, noStreams(call.sid)), executor.execute(d, noStreams(call.sid))]);
+    expect(results[0]).toBe(results[1]);
+    const later = await executor.execute(decision(call.sid, { type: 'end_call' }, 'r2'), noStreams(call.sid));
+    expect(later).toMatchObject({ result: 'skipped' });
+    expect(callUpdates(call.sid)).toHaveLength(1);
+  });
+
+  it('gives up on a call that keeps failing with 500 after the attempt limit, and says so', async () => {
+    const call = emulator.placeCall(scenario);
+    emulator.inject('calls.update', 10, 500);
+    const outcome = await executor.execute(decision(call.sid, { type: 'end_call' }), noStreams(call.sid));
+    expect(outcome.result).toBe('failed');
+    expect(outcome.detail).toContain('gave up');
+    expect(callUpdates(call.sid)).toHaveLength(5);
+    emulator.faults.length = 0;
+  });
+
+  it('records an observe-mode decision as "would have" and calls nothing', async () => {
+    const call = emulator.placeCall(scenario);
+    const outcome = await executor.execute(decision(call.sid, handoff, 'obs', 'observe'), noStreams(call.sid));
+    expect(outcome).toEqual({ result: 'observed', detail: 'would have run handoff (queue billing)' });
+    expect(emulator.restLog().filter((r) => r.callSid === call.sid)).toHaveLength(0);
+  });
+
+  it('pauses: stops the stream by SID, pauses the recording; resumes with the same stream spec', async () => {
+    const call = emulator.placeCall(scenario);
+    const s = call.createStream({ url: 'wss://t.invalid/media-stream', name: 'takeover', track: 'both_tracks', parameters: { tenant: 'acme' } });
+    const handle: CallHandle = {
+      callSid: call.sid,
+      streams: () => (s.open ? [{ sid: s.sid, spec: { url: s.url, name: 'takeover', track: 'both_tracks', parameters: { tenant: 'acme' } } }] : []),
+      transcription: () => undefined,
+    };
+    const paused = await executor.execute(decision(call.sid, { type: 'pause', resumeAfterSeconds: 0 }), handle);
+    expect(paused.result).toBe('done');
+    expect(s.open).toBe(false);
+    expect(call.recording?.status).toBe('paused');
+    let resumed = false;
+    expect(await executor.resume(call.sid, 'supervisor:alice', () => (resumed = true))).toMatchObject({ result: 'done' });
+    expect(resumed).toBe(true);
+    expect(call.recording?.status).toBe('in-progress');
+    const created = emulator.restLog().filter((r) => r.callSid === call.sid && r.resource === 'Streams');
+    expect(created).toHaveLength(1);
+    expect(created[0]!.form).toMatchObject({ Url: 'wss://t.invalid/media-stream', Name: 'takeover', Track: 'both_tracks', 'Parameter1.Name': 'tenant', 'Parameter1.Value': 'acme' });
+  });
+
+  it('keeps the newest transcript lines in the Task when the whole would pass 4,000 characters', async () => {
+    const call = emulator.placeCall(scenario);
+    const transcript = Array.from({ length: 60 }, (_, i) => ({ track: 'inbound' as const, text: `line ${i} ${'x'.repeat(80)}` }));
+    const toWorkflow: Action = { ...handoff, to: { queue: 'billing', workflowSid: 'WW' + 'b'.repeat(32) } };
+    const outcome = await executor.execute(decision(call.sid, toWorkflow), noStreams(call.sid), {
+      reason: 'r',
+      ruleId: 'r1',
+      frustrationTrend: [],
+      summary: '',
+      transcript,
+    });
+    expect(outcome.result).toBe('done');
+    const twiml = callUpdates(call.sid)[0]!.form.Twiml!;
+    expect(twiml.length).toBeLessThanOrEqual(4000);
+    expect(twiml).toContain('line 59 ');
+    expect(twiml).not.toContain('line 0 ');
+  });
+});

@@ -1,0 +1,206 @@
+// The supervisors' dashboard in a real browser (Chromium, headless) against the running service and the Twilio
+// emulator: sign in with a token, watch a call, take it over; add a rule in the page and see it hand off the next call.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatedCall } from '../../src/simulator/call.js';
+import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
+import { loadScenarios, scenarioSchema, type Scenario } from '../../src/simulator/scenario.js';
+import { createStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/types.js';
+import { issueToken } from '../../src/supervisor/tokens.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = new URL('../../test-artifacts/screenshots/', import.meta.url).pathname;
+const hasChromium = existsSync(CHROMIUM);
+const runHere = hasChromium || Boolean(process.env.CI);
+
+if (!runHere) {
+  console.warn(`[browser.test] skipped: ${CHROMIUM} is missing. Install it with \`bash .ci/browser-deps.sh\` (apt-get install chromium) to run the dashboard's browser tests.`);
+}
+
+/** The rule a supervisor adds in the page: callers who want to cancel go to the retention team. */
+const RETENTION_RULE = {
+  id: 'cancellation-to-retention',
+  description: 'Callers who want to cancel go to the retention team.',
+  enabled: true,
+  mode: 'enforce',
+  priority: 70,
+  when: { type: 'phrase', phrases: ['cancel my subscription'], track: 'inbound' },
+  action: { type: 'handoff', to: { queue: 'retention' } },
+  cooldownSeconds: 60,
+};
+
+/** A calm caller who, on the second line, asks to cancel: nothing but the new rule should hand this call off. */
+const CANCELLING_CALLER: Scenario = scenarioSchema.parse({
+  name: 'wants-to-cancel',
+  description: 'A calm caller asks to cancel a subscription.',
+  expect: { outcome: 'handoff', triggerLine: 1 },
+  lines: [
+    { speaker: 'agent', text: 'Thanks for calling Acme Home. How can I help you today?' },
+    { speaker: 'caller', text: 'Hello, I would like to cancel my subscription please.' },
+    { speaker: 'agent', text: 'I can help with that. May I ask why you are leaving?' },
+    { speaker: 'caller', text: 'We are moving abroad next month, that is all.' },
+  ],
+});
+
+describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
+  let stack: LocalStack;
+  let store: Store;
+  let browser: Browser;
+  let page: Page;
+  let supervisorToken: string;
+  let adminToken: string;
+  let calm: Scenario;
+  let takenOver: EmulatedCall | undefined;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!hasChromium) {
+      throw new Error(
+        `${CHROMIUM} is missing: the dashboard's browser tests need Chromium. Run \`bash .ci/browser-deps.sh\` (apt-get install chromium) before the tests, or set CHROMIUM_PATH.`,
+      );
+    }
+    await mkdir(SCREENSHOTS, { recursive: true });
+    calm = (await loadScenarios()).find((s) => s.name === 'calm-caller')!;
+    store = await createStore({ sqlitePath: ':memory:' });
+    supervisorToken = (await issueToken(store, { name: 'sam', role: 'supervisor' })).token;
+    adminToken = (await issueToken(store, { name: 'alice', role: 'admin' })).token;
+    // The one failed sign-in below is logged as a warning; the test output needs no such noise.
+    stack = await startLocalStack({ speed: 1.5, parts: { store }, env: { LOG_LEVEL: 'error' } });
+    const index = await fetch(`${stack.serviceUrl}/`);
+    if (index.status !== 200 || !(await index.text()).includes('/assets/app.js')) {
+      throw new Error(`GET / answered ${index.status}, not the dashboard: register it in src/app.ts (await app.register(dashboard) from ./supervisor/dashboard.js)`);
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  });
+
+  afterAll(async () => {
+    // The browser first: its live feed holds a request open that the service would otherwise wait for.
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('refuses an unknown token and signs in with a real one, from the keyboard', async () => {
+    await page.goto(`${stack.serviceUrl}/`);
+    const token = page.getByLabel('API token');
+    // The sign-in view puts the cursor in the token field, so Enter is all a keyboard user needs.
+    await expect.poll(() => token.evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.keyboard.type('not-a-token');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/does not know this token/);
+    await shot(page, '01-sign-in-refused');
+
+    await token.fill(supervisorToken);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Live calls' }).waitFor();
+    await expect.poll(() => page.locator('#feed-status').getAttribute('data-status')).toBe('live');
+    expect(await page.evaluate(() => sessionStorage.getItem('takeover.token'))).toBe(supervisorToken);
+  });
+
+  it('shows a calm call as it happens, and a supervisor takes it over', async () => {
+    const call = stack.emulator.placeCall(calm);
+    const card = page.locator(`.call[data-call-sid="${call.sid}"]`);
+    await card.waitFor();
+
+    // The caller's first line arrives, as a partial then final, and each is assessed: the trend moves.
+    await card.locator('.transcript .turn-inbound').first().waitFor();
+    await expect.poll(() => chartPoints(card), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(await card.locator('.transcript .turn-outbound').first().textContent()).toContain('Thanks for calling Acme Home');
+    expect(await stateOf(card)).toBe('monitoring');
+    await shot(page, '02-live-call');
+
+    const takeOver = card.getByRole('button', { name: 'Take over' });
+    expect(await takeOver.isEnabled()).toBe(true);
+    expect(await card.getByRole('button', { name: 'Resume' }).isDisabled()).toBe(true);
+    await takeOver.focus();
+    await page.keyboard.press('Enter');
+
+    await expect.poll(() => card.locator('.result').getAttribute('data-result')).toBe('done');
+    await expect.poll(() => stateOf(card)).toBe('handed_off');
+    expect(await takeOver.isDisabled()).toBe(true);
+    await card.locator('.hit[data-rule-id="manual"]').waitFor();
+    await shot(page, '03-taken-over');
+
+    const handoff = stack.emulator.restLog().find((e) => e.callSid === call.sid && e.resource === 'Calls' && /<Enqueue\b/.test(e.form.Twiml ?? ''));
+    expect(handoff, 'the emulator should have received a Calls update with <Enqueue>').toBeDefined();
+    expect(handoff!.status).toBeLessThan(300);
+    takenOver = call;
+  }, 40_000);
+
+  it('validates a rule in the editor, dry-runs it, saves it, and the next call is handed off by it', async () => {
+    // Rules are an admin's: the supervisor signs out and an admin signs in.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#feed-status').getAttribute('data-status')).toBe('live');
+    await page.getByRole('link', { name: 'Rules' }).click();
+    await page.getByRole('heading', { name: 'Rules', exact: true }).waitFor();
+    await page.locator('#rules-body tr[data-rule-id]').first().waitFor();
+    const versionBefore = Number(await page.locator('#rules-version').textContent());
+
+    await page.getByRole('button', { name: 'New rule' }).click();
+    const editor = page.getByLabel('Rule (JSON)');
+    // A supervisor forgets the phrases: the API refuses it and the page names the field.
+    await editor.fill(JSON.stringify({ ...RETENTION_RULE, when: { type: 'phrase', phrases: [], track: 'inbound' } }, null, 2));
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    const issue = page.locator('#rule-issues li[data-path="when.phrases"]');
+    await issue.waitFor();
+    expect(await editor.getAttribute('aria-invalid')).not.toBeNull();
+    await shot(page, '04-rule-refused');
+
+    await editor.fill(JSON.stringify(RETENTION_RULE, null, 2));
+    await page.locator('#dry-transcript').fill('agent: How can I help?\ncaller: I want to cancel my subscription, please.');
+    await page.getByRole('button', { name: 'Dry run with this rule' }).click();
+    await page.locator(`#dry-result tr[data-rule-id="${RETENTION_RULE.id}"]`).waitFor();
+    await shot(page, '05-dry-run');
+
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    await page.locator(`#rules-body tr[data-rule-id="${RETENTION_RULE.id}"]`).waitFor();
+    await expect.poll(async () => Number(await page.locator('#rules-version').textContent())).toBeGreaterThan(versionBefore);
+    await page.locator(`#versions-body tr[data-version]`).first().waitFor();
+    await shot(page, '06-rule-saved');
+
+    await page.getByRole('link', { name: 'Live calls' }).click();
+    stack.emulator.opts.speed = 3;
+    const call = stack.emulator.placeCall(CANCELLING_CALLER);
+    const card = page.locator(`.call[data-call-sid="${call.sid}"]`);
+    await card.locator(`.hit[data-rule-id="${RETENTION_RULE.id}"]`).waitFor({ timeout: 15_000 });
+    await expect.poll(() => stateOf(card), { timeout: 10_000 }).toBe('handed_off');
+    await shot(page, '07-handed-off-by-new-rule');
+
+    const handoff = stack.emulator.restLog().find((e) => e.callSid === call.sid && e.resource === 'Calls' && /<Enqueue\b/.test(e.form.Twiml ?? ''));
+    expect(handoff, 'the new rule should have handed the call off with <Enqueue>').toBeDefined();
+    expect(handoff!.form.Twiml).toContain('retention');
+  }, 40_000);
+
+  it('shows the audit trail of the call the supervisor took over', async () => {
+    expect(takenOver, 'the take-over test must have run').toBeDefined();
+    await page.goto(`${stack.serviceUrl}/#/calls/${takenOver!.sid}`);
+    await page.locator('#audit-transcript .turn-inbound').first().waitFor();
+    await page.locator('#audit-decisions .hit[data-rule-id="manual"]').waitFor();
+    await page.locator('#audit-body tr[data-kind="outcome"]').first().waitFor();
+    expect(await page.locator('#audit-state .badge').first().textContent()).toMatch(/Handed off/);
+    await shot(page, '08-audit-trail');
+    expect(pageErrors, 'the page should have thrown no error').toEqual([]);
+  });
+});
+
+async function chartPoints(card: Locator): Promise<number> {
+  return Number((await card.locator('svg.trend-chart').getAttribute('data-points')) ?? 0);
+}
+
+async function stateOf(card: Locator): Promise<string | null> {
+  return card.getAttribute('data-state');
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+}

@@ -1,0 +1,80 @@
+// Two instances behind one load balancer, sharing Redis: a supervisor connected to one instance takes over a
+// call whose stream the other instance holds, and sees its live events.
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildService, type Service } from '../../src/app.js';
+import { RedisBus } from '../../src/bus/redis.js';
+import type { LiveEvent } from '../../src/bus/types.js';
+import { loadConfig } from '../../src/config.js';
+import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
+import type { Scenario } from '../../src/simulator/scenario.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { issueToken } from '../../src/supervisor/tokens.js';
+import { eventually } from '../support/twilio-client.js';
+
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const reachable = await RedisBus.connect({ url: redisUrl, channel: 'takeover:probe' }).then(
+  (b) => (void b.close(), true),
+  () => false,
+);
+if (!reachable && process.env.CI) throw new Error(`Redis is required in CI and not reachable at ${redisUrl}`);
+
+const quiet: Scenario = {
+  name: 'quiet',
+  description: 'a caller who says little, for a long time',
+  from: '+15550100001',
+  to: '+15550100099',
+  parameters: {},
+  recording: false,
+  expect: { outcome: 'none' },
+  lines: [
+    { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
+    { speaker: 'caller', text: 'Hello, I have a question about my order.', gapMs: 60_000 },
+  ],
+};
+
+describe.skipIf(!reachable)('several instances on one Redis', () => {
+  const channel = `takeover:test:${randomBytes(4).toString('hex')}`;
+  let a: LocalStack;
+  let b: Service;
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('runs a takeover asked of instance B on the call that instance A holds, and B sees A’s events', async () => {
+    a = await startLocalStack({ speed: 1, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { bus: await RedisBus.connect({ url: redisUrl, channel }) } });
+    const storeB = new MemoryStore();
+    const { token } = await issueToken(storeB, { name: 'sam', role: 'supervisor' });
+    b = await buildService(loadConfig({ LOG_LEVEL: 'silent', PORT: '0', PUBLIC_URL: a.config.publicUrl, TWILIO_ACCOUNT_SID: a.config.twilio.accountSid, TWILIO_AUTH_TOKEN: a.config.twilio.authToken, TWILIO_API_BASE_URL: a.config.twilio.apiBaseUrl }), {
+      store: storeB,
+      bus: await RedisBus.connect({ url: redisUrl, channel }),
+    });
+    const bUrl = await b.app.listen({ port: 0, host: '127.0.0.1' });
+    const seenOnB: LiveEvent[] = [];
+    b.bus.subscribe((e) => seenOnB.push(e));
+
+    const call = a.emulator.placeCall(quiet);
+    await eventually(() => a.service.monitor.session(call.sid), 5000, 'A to hold the call');
+    expect(b.monitor.session(call.sid)).toBeUndefined();
+    await eventually(() => seenOnB.some((e) => e.callSid === call.sid), 5000, 'B to see the call’s events');
+
+    const res = await fetch(`${bUrl}/api/calls/${call.sid}/takeover`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ queue: 'escalations' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ result: 'done', detail: 'handed off: queue escalations' });
+    const update = call.events.find((e) => e.kind === 'rest' && e.resource === 'Calls');
+    expect(update?.kind === 'rest' && update.form.Twiml).toContain('<Enqueue>escalations</Enqueue>');
+    expect(a.service.monitor.session(call.sid)?.state).toBe('handed_off');
+
+    const unknown = await fetch(`${bUrl}/api/calls/CA${'0'.repeat(32)}/takeover`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(unknown.status).toBe(404);
+  }, 30_000);
+});

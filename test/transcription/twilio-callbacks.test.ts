@@ -1,0 +1,53 @@
+// Twilio's real-time transcription callbacks around a privacy pause: text from the transcription that ran
+// before the pause must not pass the gate once the call is resumed with a new transcription.
+import { afterEach, expect, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
+import { loadScenarios } from '../../src/simulator/scenario.js';
+import { eventually, postCallback } from '../support/twilio-client.js';
+
+const calm = (await loadScenarios()).find((s) => s.name === 'calm-caller')!;
+
+let stack: LocalStack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+it('drops a callback from the pre-pause transcription that arrives after the call was resumed', async () => {
+  stack = await startLocalStack({ speed: 8, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' } });
+  const s = stack;
+  const seen: string[] = [];
+  s.service.bus.subscribe((e) => e.type === 'utterance' && seen.push(e.text));
+  const call = s.emulator.placeCall({ ...calm, lines: [...calm.lines, { speaker: 'caller', text: 'One more thing about my order.', gapMs: 2500 }] });
+  const monitor = s.service.monitor;
+  const first = await eventually(() => (seen.length > 0 ? monitor.session(call.sid)?.transcription?.sid : undefined), 5000, 'the first transcript');
+
+  await monitor.manual(call.sid, { type: 'pause', resumeAfterSeconds: 0 }, 'supervisor:test');
+  await monitor.resume(call.sid, 'supervisor:test');
+  const second = await eventually(() => {
+    const now = monitor.session(call.sid)?.transcription?.sid;
+    return now !== first ? now : undefined;
+  });
+  expect(second).not.toBe(first);
+
+  const dropped = monitor.session(call.sid)!.counters.utterancesDropped;
+  const late = await postCallback(s, '/twilio/transcription', {
+    AccountSid: s.config.twilio.accountSid,
+    CallSid: call.sid,
+    TranscriptionSid: first,
+    TranscriptionEvent: 'transcription-content',
+    TranscriptionData: JSON.stringify({ transcript: 'words from before the pause, posted late', confidence: 0.9 }),
+    Final: 'true',
+    Track: 'inbound_track',
+  });
+  expect(late.status).toBe(204);
+  await call.done;
+  await monitor.settle();
+
+  expect(monitor.session(call.sid)!.counters.utterancesDropped).toBe(dropped + 1);
+  expect(seen.join('\n')).not.toContain('posted late');
+  const stored = (await s.service.store.transcript(call.sid)).map((l) => l.text);
+  expect(stored).not.toContain('words from before the pause, posted late');
+  // The new transcription's text still passes.
+  expect(stored).toContain('One more thing about my order.');
+});
