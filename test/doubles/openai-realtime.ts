@@ -106,6 +106,8 @@ export class RealtimeConnection {
   }
 
   receive(raw: string): void {
+    // ws may still hand over frames that were read in the same chunk as the one that triggered drop(): a cut socket hears nothing more.
+    if (this.closed) return;
     let event: RealtimeClientEvent;
     try {
       event = JSON.parse(raw) as RealtimeClientEvent;
