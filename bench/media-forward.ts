@@ -1,25 +1,15 @@
 // Media forwarding cost: server CPU per Twilio frame on the real path (/media-stream → CallMonitor.streamMedia →
 // OpenAI Realtime transcriber → a double), against a bare WebSocket server that only JSON.parses each frame,
-// measured in the same run. Streams come from a child process and the double runs in another, so only the
-// server's own CPU (process.cpuUsage) is counted. Goal: forwarding costs at most 1.25× the reference.
+// measured in the same run. Each measurement starts its own processes: the server (bench/media-server.ts), the
+// streams (bench/media-load.ts) and, when forwarding, the double (bench/media-double.ts); only the server's own
+// CPU (process.cpuUsage) is counted, and no measurement inherits another's heap, JIT state or sockets. Rounds
+// interleave the phases, and the median of the rounds is reported. Goal: forwarding costs at most 1.25× the reference.
 // The default forwards with batchMs 100, the setting the README recommends (TRANSCRIBE_BATCH_MS=100); add
 // `--batch-ms 0,100` to compare with one append per frame.
 // Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR]
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WebSocketServer } from 'ws';
-import { buildService } from '../src/app.js';
-import { createClassifier } from '../src/classification/index.js';
-import { loadConfig } from '../src/config.js';
-import { RuleBook } from '../src/rules/rule-book.js';
-import { MemoryStore } from '../src/store/memory.js';
-import { createOpenAIRealtimeTranscription } from '../src/transcription/openai-realtime.js';
-import { twilioTranscription, type TranscriberFactory } from '../src/transcription/transcriber.js';
 import { round } from './stats.js';
 
 /** What the README recommends for TRANSCRIBE_BATCH_MS: frames reach OpenAI at most 80 ms later, 40 ms on average. */
@@ -34,10 +24,10 @@ const { values } = parseArgs({
     /** TRANSCRIBE_BATCH_MS values to forward with; 100 is the recommended setting. */
     'batch-ms': { type: 'string', default: String(RECOMMENDED_BATCH_MS) },
     /** Which phases to run (e.g. one at a time under node --cpu-prof). */
-    phases: { type: 'string', default: 'reference,receiving,forwarding' },
+    phases: { type: 'string', default: 'reference,naive,receiving,forwarding' },
     /** Forward to a peer that only counts appends (no parsing, no VAD): isolates the cost of a busy peer on shared cores. */
     sink: { type: 'boolean', default: false },
-    /** Write a V8 CPU profile of this process for each measured window into this folder (e.g. /tmp/prof). */
+    /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
     'cpu-prof': { type: 'string' },
   },
 });
@@ -53,37 +43,30 @@ function child(file: string, args: string[] = []): ChildProcess {
   return fork(new URL(file, import.meta.url).pathname, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 function next<T>(proc: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const on = (m: { type: string }) => {
       if (m.type !== type) return;
       proc.off('message', on);
+      proc.off('exit', exit);
       resolve(m as T);
     };
+    const exit = (code: number | null) => reject(new Error(`a benchmark child exited (${code}) before sending "${type}"`));
     proc.on('message', on);
+    proc.once('exit', exit);
   });
 }
-const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
-
-/** `--cpu-prof DIR`: profiles exactly the measured window (not startup or warm-up), one file per measurement. */
-const profDir = values['cpu-prof'];
-let inspector: Session | undefined;
-if (profDir) {
-  mkdirSync(profDir, { recursive: true });
-  inspector = new Session();
-  inspector.connect();
-  await inspector.post('Profiler.enable');
-  await inspector.post('Profiler.setSamplingInterval', { interval: 100 });
+async function ask<T>(proc: ChildProcess, message: { type: string; [key: string]: unknown }, answer: string): Promise<T> {
+  const reply = next<T>(proc, answer);
+  proc.send(message);
+  return reply;
 }
-let profiled = 0;
-let label = '';
-
-const load = child('./media-load.ts');
-const doubleProc = child('./media-double.ts', values.sink ? ['--sink'] : []);
-const { url: doubleUrl } = await next<{ url: string }>(doubleProc, 'double');
-const doubleCount = async () => {
-  doubleProc.send({ type: 'count' });
-  return next<{ appends: number; bytes: number }>(doubleProc, 'count');
-};
+async function stop(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill();
+  await exited;
+}
+const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 interface Measured {
   cpuUsPerFrame: number;
@@ -95,94 +78,63 @@ interface Measured {
   appendsPerSec?: number;
   framesDropped?: number;
 }
+interface Snapshot {
+  cpu: NodeJS.CpuUsage;
+  at: number;
+  frames: number;
+  appends?: number;
+  framesDropped?: number;
+}
 
-/** Streams to `url`, then measures this process's CPU against the frames `count()` says were handled. */
-async function measure(url: string, count: () => number, extra: () => Promise<Partial<Measured>> = async () => ({})): Promise<Measured> {
-  load.send({ type: 'run', url, streams });
-  await next(load, 'ready');
-  await sleep(warmup);
-  const frames0 = count();
-  const extra0 = await extra();
-  if (inspector) await inspector.post('Profiler.start');
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await sleep(seconds);
-  const cpu = process.cpuUsage(cpu0);
-  if (inspector) {
-    const { profile } = await inspector.post('Profiler.stop');
-    writeFileSync(join(profDir!, `${String(++profiled).padStart(2, '0')}-${label}.cpuprofile`), JSON.stringify(profile));
+let profiled = 0;
+
+/**
+ * One measurement, in processes of its own: a fresh server (`mode`), a fresh load of `streams` Twilio-like
+ * streams, and for forwarding a fresh double. Only the server's own CPU is counted, over `seconds` after `warmup`.
+ */
+async function measure(mode: 'reference' | 'naive' | 'receiving' | 'forwarding', batchMs?: number): Promise<Measured> {
+  let double: ChildProcess | undefined;
+  const args = ['--mode', mode];
+  if (mode === 'forwarding' || mode === 'naive') {
+    double = child('./media-double.ts', values.sink ? ['--sink'] : []);
+    const { url } = await next<{ url: string }>(double, 'double');
+    args.push('--double-url', url);
+    if (batchMs !== undefined) args.push('--batch-ms', String(batchMs));
   }
-  const wallS = (performance.now() - t0) / 1000;
-  const frames = count() - frames0;
-  const extra1 = await extra();
-  load.send({ type: 'stop' });
-  await next(load, 'stopped');
-  const cpuUs = cpu.user + cpu.system;
-  const out: Measured = {
-    cpuUsPerFrame: round(cpuUs / frames, 2),
-    systemUsPerFrame: round(cpu.system / frames, 2),
-    framesPerSecPerCore: Math.round((frames / cpuUs) * 1e6),
-    framesPerSec: Math.round(frames / wallS),
-    serverCpuCores: round(cpuUs / 1e6 / wallS, 2),
-  };
-  if (extra1.appendsPerSec !== undefined) out.appendsPerSec = Math.round((extra1.appendsPerSec - (extra0.appendsPerSec ?? 0)) / wallS);
-  if (extra1.framesDropped !== undefined) out.framesDropped = extra1.framesDropped - (extra0.framesDropped ?? 0);
-  return out;
-}
-
-async function reference(): Promise<Measured> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => wss.once('listening', r));
-  let parsed = 0;
-  wss.on('connection', (ws) =>
-    ws.on('message', (data) => {
-      JSON.parse((data as Buffer).toString('utf8'));
-      parsed++;
-    }),
-  );
-  const port = (wss.address() as { port: number }).port;
-  const m = await measure(`ws://127.0.0.1:${port}/media-stream`, () => parsed);
-  for (const c of wss.clients) c.terminate();
-  await new Promise((r) => wss.close(r));
-  return m;
-}
-
-/** The service as configured here; `transcribers` decides whether frames go anywhere after the monitor. */
-async function service(transcribers: TranscriberFactory, count: (frames: () => number) => () => number, extra?: () => Promise<Partial<Measured>>): Promise<Measured> {
-  const config = loadConfig({
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ALLOW_UNSIGNED: '1',
-    TWILIO_ACCOUNT_SID: 'AC' + randomBytes(16).toString('hex'),
-    TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex'),
-    TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
-    CLASSIFIER: 'local',
-  });
-  const svc = await buildService(config, {
-    transcribers,
-    classifier: createClassifier({ kind: 'local' }),
-    rules: new RuleBook([]),
-    // Not the default SQLite file: a benchmark must not write where a running service keeps its calls.
-    store: new MemoryStore(),
-  });
-  const url = (await svc.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + '/media-stream';
-  const seen = () => [...svc.monitor.sessions.values()].reduce((n, s) => n + s.counters.frames, 0);
-  const m = await measure(url, count(seen), extra);
-  await svc.close();
-  return m;
-}
-
-/** Up to the monitor only (Twilio transcribes, no audio leaves): what receiving alone costs on the real path. */
-const receiving = () => service(twilioTranscription, (seen) => seen);
-
-function forwarding(batchMs: number): Promise<Measured> {
-  const transcription = createOpenAIRealtimeTranscription({ apiKey: 'sk-bench', url: doubleUrl, batchMs, tracks: ['inbound'] });
-  return service(
-    transcription,
-    () => () => transcription.totals.framesSent,
-    async () => ({ appendsPerSec: (await doubleCount()).appends, framesDropped: transcription.totals.framesDropped }),
-  );
+  const server = child('./media-server.ts', args);
+  const load = child('./media-load.ts');
+  try {
+    const { url } = await next<{ url: string }>(server, 'listening');
+    load.send({ type: 'run', url, streams });
+    await next(load, 'ready');
+    await sleep(warmup);
+    const profile = values['cpu-prof'];
+    if (profile) await ask(server, { type: 'profile', start: true }, 'profiling');
+    const s0 = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
+    await sleep(seconds);
+    const s1 = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
+    if (profile) {
+      const label = `${String(++profiled).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}`;
+      await ask(server, { type: 'profile', dir: profile, label }, 'profiled');
+    }
+    const wallS = (s1.at - s0.at) / 1000;
+    const frames = s1.frames - s0.frames;
+    const user = s1.cpu.user - s0.cpu.user;
+    const system = s1.cpu.system - s0.cpu.system;
+    const cpuUs = user + system;
+    const out: Measured = {
+      cpuUsPerFrame: round(cpuUs / frames, 2),
+      systemUsPerFrame: round(system / frames, 2),
+      framesPerSecPerCore: Math.round((frames / cpuUs) * 1e6),
+      framesPerSec: Math.round(frames / wallS),
+      serverCpuCores: round(cpuUs / 1e6 / wallS, 2),
+    };
+    if (s1.appends !== undefined) out.appendsPerSec = Math.round((s1.appends - (s0.appends ?? 0)) / wallS);
+    if (s1.framesDropped !== undefined) out.framesDropped = s1.framesDropped - (s0.framesDropped ?? 0);
+    return out;
+  } finally {
+    await Promise.all([stop(load), stop(server), stop(double)]);
+  }
 }
 
 function median(xs: number[]): number {
@@ -193,24 +145,18 @@ function median(xs: number[]): number {
 
 // Interleaved rounds, so both sides see the same machine (other work on shared cores comes and goes).
 const refs: Measured[] = [];
+const naive: Measured[] = [];
 const received: Measured[] = [];
 const fwd = new Map<number, Measured[]>(batches.map((b) => [b, []]));
 for (let r = 0; r < rounds; r++) {
-  label = 'reference';
-  if (phases.includes('reference')) refs.push(await reference());
-  label = 'receiving';
-  if (phases.includes('receiving')) received.push(await receiving());
-  if (phases.includes('forwarding')) {
-    for (const b of batches) {
-      label = `forwarding-${b}`;
-      fwd.get(b)!.push(await forwarding(b));
-    }
-  }
+  if (phases.includes('reference')) refs.push(await measure('reference'));
+  if (phases.includes('naive')) naive.push(await measure('naive'));
+  if (phases.includes('receiving')) received.push(await measure('receiving'));
+  if (phases.includes('forwarding')) for (const b of batches) fwd.get(b)!.push(await measure('forwarding', b));
 }
-load.kill();
-doubleProc.kill();
 
 const refUs = refs.length ? median(refs.map((m) => m.cpuUsPerFrame)) : NaN;
+const naiveUs = naive.length ? median(naive.map((m) => m.cpuUsPerFrame)) : NaN;
 const recvUs = received.length ? median(received.map((m) => m.cpuUsPerFrame)) : NaN;
 console.log(
   JSON.stringify({
@@ -221,6 +167,12 @@ console.log(
     rounds,
     recommendedBatchMs: RECOMMENDED_BATCH_MS,
     reference: { what: 'bare ws server, JSON.parse per frame', cpuUsPerFrame: refUs, runs: refs },
+    plainForwarder: {
+      what: 'bare ws server: JSON.parse, decode and re-encode the payload, one append per frame to the double (the issue says about 2x)',
+      cpuUsPerFrame: naiveUs,
+      ratioToReference: round(naiveUs / refUs, 2),
+      runs: naive,
+    },
     receivingOnly: {
       what: 'the service with nothing to forward to (Twilio transcription): /media-stream → parse → CallMonitor.streamMedia',
       cpuUsPerFrame: recvUs,

@@ -44,7 +44,7 @@ export interface RealtimeDoubleOptions {
   answerDelayMs?: number;
   /** Between deltas (one per word). */
   deltaIntervalMs?: number;
-  /** Keep every append (base64 as received, and the decoded bytes). Off for load runs. Default true. */
+  /** Keep every append (base64 as received, and the decoded bytes) and every event sent and received. Off for load runs. Default true. */
   record?: boolean;
   /** When set, connections without `Authorization: Bearer <apiKey>` are refused with 401. */
   apiKey?: string;
@@ -101,7 +101,7 @@ export class RealtimeConnection {
 
   send<E extends RealtimeServerEvent>(event: E): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    this.sent.push(event);
+    if (this.double.record) this.sent.push(event);
     this.socket.send(JSON.stringify(event));
   }
 
@@ -114,7 +114,7 @@ export class RealtimeConnection {
     } catch {
       return this.#invalid('invalid_json', 'The message is not valid JSON.');
     }
-    this.received.push(event.type);
+    if (this.double.record) this.received.push(event.type);
     switch (event.type) {
       case 'session.update':
         return this.#update(event.session as TranscriptionSession);

@@ -1,0 +1,128 @@
+// Child process of bench/media-forward.ts: the server being measured, one per measurement, so that no
+// measurement inherits another's heap, JIT state or sockets. Its own CPU is what is counted.
+//   --mode reference   a bare ws server that only JSON.parses each frame
+//   --mode receiving   the service, with nothing to forward to (Twilio transcribes)
+//   --mode naive       the plain way to forward: a bare ws server that JSON.parses each frame, decodes its
+//                      payload, encodes it again and sends it as one append per frame on a socket per stream
+//                      to the double at --double-url (no batching, no backlog, no privacy gate)
+//   --mode forwarding  the service, forwarding to the OpenAI Realtime double at --double-url
+// Messages: it sends {type:'listening', url}; on {type:'snapshot'} it answers with its CPU time and counts;
+// on {type:'profile', dir, label, start|stop} it starts or writes a V8 CPU profile.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket, { WebSocketServer } from 'ws';
+import { buildService } from '../src/app.js';
+import { createClassifier } from '../src/classification/index.js';
+import { loadConfig } from '../src/config.js';
+import { RuleBook } from '../src/rules/rule-book.js';
+import { MemoryStore } from '../src/store/memory.js';
+import { createOpenAIRealtimeTranscription } from '../src/transcription/openai-realtime.js';
+import { twilioTranscription, type TranscriberFactory } from '../src/transcription/transcriber.js';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    'batch-ms': { type: 'string', default: '100' },
+    'double-url': { type: 'string' },
+  },
+});
+const mode = values.mode;
+const send = (m: object) => process.send!(m);
+
+/** Frames handled so far, and for forwarding what left for the double. */
+let counts: () => { frames: number; framesDropped?: number; appends?: number } = () => ({ frames: 0 });
+let url: string;
+
+if (mode === 'reference') {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  let parsed = 0;
+  wss.on('connection', (ws) =>
+    ws.on('message', (data) => {
+      JSON.parse((data as Buffer).toString('utf8'));
+      parsed++;
+    }),
+  );
+  counts = () => ({ frames: parsed });
+  url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
+} else if (mode === 'naive') {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  let forwarded = 0;
+  let appends = 0;
+  wss.on('connection', (twilio) => {
+    const provider = new WebSocket(values['double-url']!, { headers: { Authorization: 'Bearer sk-bench' }, perMessageDeflate: false });
+    provider.on('open', () =>
+      provider.send(JSON.stringify({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' } } } } })),
+    );
+    provider.on('message', () => {});
+    provider.on('error', () => {});
+    twilio.on('message', (data) => {
+      const msg = JSON.parse((data as Buffer).toString('utf8')) as { event: string; media?: { payload: string } };
+      if (msg.event !== 'media' || provider.readyState !== WebSocket.OPEN) return;
+      const audio = Buffer.from(msg.media!.payload, 'base64').toString('base64');
+      provider.send(JSON.stringify({ type: 'input_audio_buffer.append', audio }));
+      forwarded++;
+      appends++;
+    });
+    twilio.on('close', () => provider.close());
+  });
+  counts = () => ({ frames: forwarded, appends });
+  url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
+} else if (mode === 'receiving' || mode === 'forwarding') {
+  let transcribers: TranscriberFactory = twilioTranscription;
+  if (mode === 'forwarding') {
+    const transcription = createOpenAIRealtimeTranscription({
+      apiKey: 'sk-bench',
+      url: values['double-url']!,
+      batchMs: Number(values['batch-ms']),
+      tracks: ['inbound'],
+    });
+    transcribers = transcription;
+    counts = () => ({ frames: transcription.totals.framesSent, framesDropped: transcription.totals.framesDropped, appends: transcription.totals.appends });
+  }
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ALLOW_UNSIGNED: '1',
+    TWILIO_ACCOUNT_SID: 'AC' + randomBytes(16).toString('hex'),
+    TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex'),
+    TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
+    CLASSIFIER: 'local',
+  });
+  const svc = await buildService(config, {
+    transcribers,
+    classifier: createClassifier({ kind: 'local' }),
+    rules: new RuleBook([]),
+    // Not the default SQLite file: a benchmark must not write where a running service keeps its calls.
+    store: new MemoryStore(),
+  });
+  url = (await svc.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + '/media-stream';
+  if (mode === 'receiving') counts = () => ({ frames: [...svc.monitor.sessions.values()].reduce((n, s) => n + s.counters.frames, 0) });
+} else {
+  throw new Error(`--mode must be reference, naive, receiving or forwarding, not ${mode}`);
+}
+
+let inspector: Session | undefined;
+process.on('message', async (m: { type: 'snapshot' } | { type: 'profile'; start?: boolean; dir?: string; label?: string }) => {
+  if (m.type === 'snapshot') {
+    send({ type: 'snapshot', cpu: process.cpuUsage(), at: performance.now(), ...counts() });
+  } else if (m.type === 'profile' && m.start) {
+    inspector = new Session();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.setSamplingInterval', { interval: 100 });
+    await inspector.post('Profiler.start');
+    send({ type: 'profiling' });
+  } else if (m.type === 'profile' && inspector) {
+    const { profile } = await inspector.post('Profiler.stop');
+    mkdirSync(m.dir!, { recursive: true });
+    writeFileSync(join(m.dir!, `${m.label}.cpuprofile`), JSON.stringify(profile));
+    send({ type: 'profiled' });
+  }
+});
+send({ type: 'listening', url });
