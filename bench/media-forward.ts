@@ -77,6 +77,8 @@ interface Measured {
   serverCpuCores: number;
   appendsPerSec?: number;
   framesDropped?: number;
+  /** Provider sessions opened while measuring (reconnects): 0 on a healthy run. */
+  sessionsOpened?: number;
 }
 interface Snapshot {
   cpu: NodeJS.CpuUsage;
@@ -84,6 +86,7 @@ interface Snapshot {
   frames: number;
   appends?: number;
   framesDropped?: number;
+  sessions?: number;
 }
 
 let profiled = 0;
@@ -131,6 +134,7 @@ async function measure(mode: 'reference' | 'naive' | 'receiving' | 'forwarding',
     };
     if (s1.appends !== undefined) out.appendsPerSec = Math.round((s1.appends - (s0.appends ?? 0)) / wallS);
     if (s1.framesDropped !== undefined) out.framesDropped = s1.framesDropped - (s0.framesDropped ?? 0);
+    if (s1.sessions !== undefined) out.sessionsOpened = s1.sessions - (s0.sessions ?? 0);
     return out;
   } finally {
     await Promise.all([stop(load), stop(server), stop(double)]);

@@ -33,7 +33,7 @@ const mode = values.mode;
 const send = (m: object) => process.send!(m);
 
 /** Frames handled so far, and for forwarding what left for the double. */
-let counts: () => { frames: number; framesDropped?: number; appends?: number } = () => ({ frames: 0 });
+let counts: () => { frames: number; framesDropped?: number; appends?: number; sessions?: number } = () => ({ frames: 0 });
 let url: string;
 
 if (mode === 'reference') {
@@ -82,7 +82,12 @@ if (mode === 'reference') {
       tracks: ['inbound'],
     });
     transcribers = transcription;
-    counts = () => ({ frames: transcription.totals.framesSent, framesDropped: transcription.totals.framesDropped, appends: transcription.totals.appends });
+    counts = () => ({
+      frames: transcription.totals.framesSent,
+      framesDropped: transcription.totals.framesDropped,
+      appends: transcription.totals.appends,
+      sessions: transcription.totals.sessions,
+    });
   }
   const config = loadConfig({
     LOG_LEVEL: 'silent',
