@@ -1,6 +1,7 @@
 // Reads and validates the environment once, at start-up. Every other module receives typed values;
 // a missing or wrong value stops the start with a message that names the variable and what to do.
 import { z } from 'zod';
+import type { ClassifierOptions, LlmSettings } from './classification/index.js';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
@@ -112,19 +113,7 @@ export interface Config {
   handoffQueue: string;
   keepListeningAfterHandoff: boolean;
   streamName: string;
-  classifier: {
-    kind: 'local' | 'llm' | 'cascade';
-    llm: {
-      apiKey: string | undefined;
-      baseURL: string | undefined;
-      model: string;
-      timeoutMs: number;
-      maxRetries: number;
-      deadlineMs: number;
-      debounceMs: number;
-      maxRequestsPerMinutePerCall: number;
-    };
-  };
+  classifier: { kind: ClassifierOptions['kind']; llm: LlmSettings };
   actions: { deadlineMs: number; maxAttempts: number };
   /** PostgreSQL when `databaseUrl` is set, otherwise the SQLite file (`:memory:` keeps nothing). */
   store: { databaseUrl: string | undefined; sqlitePath: string };

@@ -6,18 +6,21 @@ import { CascadeClassifier } from './cascade.js';
 import { LlmClassifier } from './llm.js';
 import { LocalClassifier } from './local.js';
 
+/** The LLM classifier's settings, as configuration reads them (src/config.ts). */
+export interface LlmSettings {
+  apiKey?: string | undefined;
+  baseURL?: string | undefined;
+  model: string;
+  timeoutMs: number;
+  maxRetries: number;
+  deadlineMs: number;
+  debounceMs: number;
+  maxRequestsPerMinutePerCall: number;
+}
+
 export interface ClassifierOptions {
   kind: 'local' | 'llm' | 'cascade';
-  llm?: {
-    apiKey?: string;
-    baseURL?: string;
-    model: string;
-    timeoutMs: number;
-    maxRetries: number;
-    deadlineMs: number;
-    debounceMs: number;
-    maxRequestsPerMinutePerCall: number;
-  };
+  llm?: LlmSettings;
   logger?: { warn(obj: object, msg?: string): void };
 }
 

@@ -60,6 +60,15 @@ describe('authentication', () => {
 });
 
 describe('roles', () => {
+  it('tells each token who it is, and nobody without one', async () => {
+    for (const role of ['viewer', 'supervisor', 'admin'] as const) {
+      const me = await s.api('GET', '/api/me', { as: role });
+      expect(me.status).toBe(200);
+      expect(me.body).toEqual({ id: expect.any(String), name: `${role}-sam`, role });
+    }
+    expect((await s.api('GET', '/api/me', { as: null })).status).toBe(401);
+  });
+
   it('lets a viewer read but not change a rule (403 naming the role needed)', async () => {
     expect((await s.api('GET', '/api/rules', { as: 'viewer' })).status).toBe(200);
     const r = await s.api('POST', '/api/rules', { as: 'viewer', body: rule });

@@ -191,6 +191,37 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     await shot(page, '08-audit-trail');
     expect(pageErrors, 'the page should have thrown no error').toEqual([]);
   });
+
+  it('offers a viewer no action on a call and no change to the rules, and says why, also after a reload', async () => {
+    const viewerToken = (await issueToken(store, { name: 'vic', role: 'viewer' })).token;
+    await page.goto(`${stack.serviceUrl}/#/live`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(viewerToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#who').textContent()).toBe('vic · viewer');
+
+    const call = stack.emulator.placeCall(calm);
+    const card = page.locator(`.call[data-call-sid="${call.sid}"]`);
+    await card.locator('.transcript .turn-inbound').first().waitFor();
+    expect(await card.locator('[data-action="takeover"]').isVisible()).toBe(false);
+    expect(await card.locator('[data-action="end"]').isVisible()).toBe(false);
+    expect(await page.getByText('You are watching only').isVisible()).toBe(true);
+    await shot(page, '09-viewer-live');
+
+    await page.reload();
+    await expect.poll(() => page.locator('#who').textContent()).toBe('vic · viewer');
+    await page.getByRole('link', { name: 'Rules' }).click();
+    await page.locator('#rules-body tr[data-rule-id]').first().waitFor();
+    expect(await page.locator('#rules-body button[aria-label^="Delete rule"]').first().isVisible()).toBe(false);
+    expect(await page.locator('#rules-body button[aria-label^="Disable rule"]').first().isVisible()).toBe(false);
+    expect(await page.getByText('saving, enabling, deleting and rolling back need an admin token').isVisible()).toBe(true);
+    // A viewer may still draft a rule and dry-run it, but not save it.
+    await page.getByRole('button', { name: 'New rule' }).click();
+    expect(await page.getByRole('button', { name: 'Dry run with this rule' }).isVisible()).toBe(true);
+    expect(await page.locator('#rule-editor button[type="submit"]').isVisible()).toBe(false);
+    await shot(page, '10-viewer-rules');
+    expect(pageErrors, 'the page should have thrown no error').toEqual([]);
+  }, 30_000);
 });
 
 async function chartPoints(card: Locator): Promise<number> {

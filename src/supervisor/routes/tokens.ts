@@ -1,4 +1,5 @@
 // /api/tokens: admins list, create and revoke API tokens. A secret is shown once, in the create answer.
+// /api/me: any token, its own name and role.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { TOKEN_ROLES, type Store } from '../../store/types.js';
@@ -16,6 +17,20 @@ const tokenInfo = z.object({
 
 export async function tokenRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
   const { store } = opts;
+
+  // Who the token is: the dashboard shows it, and offers only what the role may do.
+  app.get(
+    '/me',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'The calling token: its name and role',
+        tags: ['tokens'],
+        response: answers({ 200: z.object({ id: z.string(), name: z.string(), role: z.enum(TOKEN_ROLES) }) }),
+      },
+    },
+    async (req) => ({ id: req.caller!.tokenId, name: req.caller!.name, role: req.caller!.role }),
+  );
 
   app.get(
     '/tokens',

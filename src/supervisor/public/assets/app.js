@@ -36,9 +36,32 @@ function startFeed() {
   });
 }
 
-function signedIn() {
+/** Shows who is signed in, and offers only what their role may do (style.css hides the rest by data-needs). */
+function showCaller(me) {
+  document.body.dataset.role = me.role;
+  const who = $('#who');
+  who.textContent = `${me.name} · ${me.role}`;
+  who.title = {
+    viewer: 'Viewer: watches calls and reads rules',
+    supervisor: 'Supervisor: also takes over, pauses, resumes and ends calls',
+    admin: 'Admin: also edits rules and tokens',
+  }[me.role];
+}
+
+async function learnRole() {
+  try {
+    showCaller(await api('/api/me'));
+  } catch (err) {
+    // 401 signs out (onUnauthorized); otherwise keep the page read-only and say why.
+    if (err.status !== 401) $('#who').textContent = 'role unknown: actions hidden';
+  }
+}
+
+function signedIn(me) {
   $('#main-nav').hidden = false;
   $('#session-bar').hidden = false;
+  if (me) showCaller(me);
+  else void learnRole();
   startFeed();
   void rules.load();
 }
@@ -48,6 +71,8 @@ function signOut(message = '') {
   feed = undefined;
   credentials.clear();
   live.reset();
+  delete document.body.dataset.role;
+  $('#who').textContent = '';
   $('#main-nav').hidden = true;
   $('#session-bar').hidden = true;
   $('#login-error').textContent = message;
@@ -74,11 +99,11 @@ $('#login-form').addEventListener('submit', async (e) => {
   const button = e.submitter ?? $('#login-form button[type=submit]');
   button.disabled = true;
   try {
-    // Any read proves the token; viewers can read the live list, so every role gets in.
-    await api('/api/calls?state=live&limit=1', { token });
+    // Any role may ask who it is: the answer proves the token and says what the page may offer.
+    const me = await api('/api/me', { token });
     credentials.set(token);
     input.value = '';
-    signedIn();
+    signedIn(me);
     location.hash = wantedRoute;
   } catch (err) {
     error.textContent = err.status === 401 ? 'The service does not know this token (mistyped, or revoked). Check it and try again.' : err.message;

@@ -124,10 +124,10 @@ export class RulesView {
 
   #ruleRow(rule) {
     const enabled = rule.enabled !== false;
-    const toggle = h('button', { type: 'button', class: 'small', onclick: () => this.#toggle(rule, !enabled) }, enabled ? 'Disable' : 'Enable');
+    const toggle = h('button', { type: 'button', class: 'small', 'data-needs': 'admin', onclick: () => this.#toggle(rule, !enabled) }, enabled ? 'Disable' : 'Enable');
     toggle.setAttribute('aria-label', `${enabled ? 'Disable' : 'Enable'} rule ${rule.id}`);
     const edit = h('button', { type: 'button', class: 'small', 'aria-label': `Edit rule ${rule.id}`, onclick: () => this.#openEditor(rule) }, 'Edit');
-    const del = h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete rule ${rule.id}` }, 'Delete');
+    const del = h('button', { type: 'button', class: 'small danger', 'data-needs': 'admin', 'aria-label': `Delete rule ${rule.id}` }, 'Delete');
     del.addEventListener('click', () => this.#delete(rule, del));
     return h(
       'tr',
@@ -335,7 +335,7 @@ export class RulesView {
             h('button', { type: 'button', class: 'small', 'aria-label': `Show the rules of version ${v.version}`, onclick: () => this.#showVersion(v.version) }, 'Show'),
             h(
               'button',
-              { type: 'button', class: 'small', disabled: current, 'aria-label': `Roll back to version ${v.version}`, onclick: () => this.#rollback(v.version) },
+              { type: 'button', class: 'small', 'data-needs': 'admin', disabled: current, 'aria-label': `Roll back to version ${v.version}`, onclick: () => this.#rollback(v.version) },
               'Roll back to this',
             ),
           ),
