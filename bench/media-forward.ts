@@ -24,7 +24,7 @@ const { values } = parseArgs({
     /** TRANSCRIBE_BATCH_MS values to forward with; 100 is the recommended setting. */
     'batch-ms': { type: 'string', default: String(RECOMMENDED_BATCH_MS) },
     /** Which phases to run (e.g. one at a time under node --cpu-prof). */
-    phases: { type: 'string', default: 'reference,naive,receiving,forwarding' },
+    phases: { type: 'string', default: 'reference,naive,receiving,connected,forwarding' },
     /** Forward to a peer that only counts appends (no parsing, no VAD): isolates the cost of a busy peer on shared cores. */
     sink: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
@@ -39,9 +39,11 @@ const batches = values['batch-ms'].split(',').map(Number);
 const phases = values.phases.split(',');
 const GOAL = 1.25;
 
-function child(file: string, args: string[] = []): ChildProcess {
-  return fork(new URL(file, import.meta.url).pathname, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function child(file: string, args: string[] = [], nodeFlags: string[] = []): ChildProcess {
+  return fork(new URL(file, import.meta.url).pathname, args, { execArgv: ['--import', 'tsx', ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
+/** Every server measured (the reference too) runs with the flags `npm start` gives the service. */
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'];
 function next<T>(proc: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const on = (m: { type: string }) => {
@@ -95,20 +97,20 @@ let profiled = 0;
  * One measurement, in processes of its own: a fresh server (`mode`), a fresh load of `streams` Twilio-like
  * streams, and for forwarding a fresh double. Only the server's own CPU is counted, over `seconds` after `warmup`.
  */
-async function measure(mode: 'reference' | 'naive' | 'receiving' | 'forwarding', batchMs?: number): Promise<Measured> {
+async function measure(mode: 'reference' | 'naive' | 'receiving' | 'connected' | 'forwarding', batchMs?: number): Promise<Measured> {
   let double: ChildProcess | undefined;
   const args = ['--mode', mode];
-  if (mode === 'forwarding' || mode === 'naive') {
+  if (mode === 'forwarding' || mode === 'naive' || mode === 'connected') {
     double = child('./media-double.ts', values.sink ? ['--sink'] : []);
     const { url } = await next<{ url: string }>(double, 'double');
     args.push('--double-url', url);
     if (batchMs !== undefined) args.push('--batch-ms', String(batchMs));
   }
-  const server = child('./media-server.ts', args);
+  const server = child('./media-server.ts', args, SERVER_NODE_FLAGS);
   const load = child('./media-load.ts');
   try {
     const { url } = await next<{ url: string }>(server, 'listening');
-    load.send({ type: 'run', url, streams });
+    load.send({ type: 'run', url, streams, tracks: mode === 'connected' ? ['inbound', 'outbound'] : ['inbound'] });
     await next(load, 'ready');
     await sleep(warmup);
     const profile = values['cpu-prof'];
@@ -151,17 +153,20 @@ function median(xs: number[]): number {
 const refs: Measured[] = [];
 const naive: Measured[] = [];
 const received: Measured[] = [];
+const connected: Measured[] = [];
 const fwd = new Map<number, Measured[]>(batches.map((b) => [b, []]));
 for (let r = 0; r < rounds; r++) {
   if (phases.includes('reference')) refs.push(await measure('reference'));
   if (phases.includes('naive')) naive.push(await measure('naive'));
   if (phases.includes('receiving')) received.push(await measure('receiving'));
+  if (phases.includes('connected')) connected.push(await measure('connected'));
   if (phases.includes('forwarding')) for (const b of batches) fwd.get(b)!.push(await measure('forwarding', b));
 }
 
 const refUs = refs.length ? median(refs.map((m) => m.cpuUsPerFrame)) : NaN;
 const naiveUs = naive.length ? median(naive.map((m) => m.cpuUsPerFrame)) : NaN;
 const recvUs = received.length ? median(received.map((m) => m.cpuUsPerFrame)) : NaN;
+const connectedUs = connected.length ? median(connected.map((m) => m.cpuUsPerFrame)) : NaN;
 console.log(
   JSON.stringify({
     benchmark: 'media forwarding: server CPU per Twilio frame, /media-stream → CallMonitor → OpenAI Realtime transcriber → double',
@@ -183,6 +188,12 @@ console.log(
       ratioToReference: round(recvUs / refUs, 2),
       runs: received,
     },
+    connectedIdle: {
+      what: 'the service receiving, with an OpenAI Realtime session open per call that gets no audio (outbound track only): what open provider sockets cost',
+      cpuUsPerFrame: connectedUs,
+      ratioToReference: round(connectedUs / refUs, 2),
+      runs: connected,
+    },
     forwarding: batches.map((batchMs) => {
       const runs = fwd.get(batchMs)!;
       const us = median(runs.map((m) => m.cpuUsPerFrame));
@@ -200,6 +211,7 @@ console.log(
         runs,
       };
     }),
+    serverNodeFlags: SERVER_NODE_FLAGS,
     node: process.version,
     cpus: cpus().length,
   }),

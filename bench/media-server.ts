@@ -5,6 +5,9 @@
 //   --mode naive       the plain way to forward: a bare ws server that JSON.parses each frame, decodes its
 //                      payload, encodes it again and sends it as one append per frame on a socket per stream
 //                      to the double at --double-url (no batching, no backlog, no privacy gate)
+//   --mode connected   the service with an OpenAI Realtime session per call (outbound track) that gets no audio:
+//                      the streams announce both tracks but send only inbound frames. What open provider
+//                      sessions cost before any frame is forwarded.
 //   --mode forwarding  the service, forwarding to the OpenAI Realtime double at --double-url
 // Messages: it sends {type:'listening', url}; on {type:'snapshot'} it answers with its CPU time and counts;
 // on {type:'profile', dir, label, start|stop} it starts or writes a V8 CPU profile.
@@ -72,18 +75,18 @@ if (mode === 'reference') {
   });
   counts = () => ({ frames: forwarded, appends });
   url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
-} else if (mode === 'receiving' || mode === 'forwarding') {
+} else if (mode === 'receiving' || mode === 'connected' || mode === 'forwarding') {
   let transcribers: TranscriberFactory = twilioTranscription;
-  if (mode === 'forwarding') {
+  if (mode !== 'receiving') {
     const transcription = createOpenAIRealtimeTranscription({
       apiKey: 'sk-bench',
       url: values['double-url']!,
       batchMs: Number(values['batch-ms']),
-      tracks: ['inbound'],
+      tracks: [mode === 'connected' ? 'outbound' : 'inbound'],
     });
     transcribers = transcription;
     counts = () => ({
-      frames: transcription.totals.framesSent,
+      frames: mode === 'connected' ? [...svc.monitor.sessions.values()].reduce((n, s) => n + s.counters.frames, 0) : transcription.totals.framesSent,
       framesDropped: transcription.totals.framesDropped,
       appends: transcription.totals.appends,
       sessions: transcription.totals.sessions,
@@ -109,7 +112,7 @@ if (mode === 'reference') {
   url = (await svc.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + '/media-stream';
   if (mode === 'receiving') counts = () => ({ frames: [...svc.monitor.sessions.values()].reduce((n, s) => n + s.counters.frames, 0) });
 } else {
-  throw new Error(`--mode must be reference, naive, receiving or forwarding, not ${mode}`);
+  throw new Error(`--mode must be reference, naive, receiving, connected or forwarding, not ${mode}`);
 }
 
 let inspector: Session | undefined;
