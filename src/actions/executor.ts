@@ -115,11 +115,7 @@ export class ActionExecutor {
             this.control.createTranscription(callSid, spec),
           );
         }
-        if (this.#recordingPaused.delete(callSid)) {
-          await this.#attempt(callSid, actor, undefined, 'resume recording', deadline, () =>
-            this.control.setRecording(callSid, 'in-progress'),
-          );
-        }
+        await this.#resumeRecording(callSid, actor, deadline);
         this.#paused.delete(callSid);
         onResumed();
         return this.#outcome(callSid, actor, undefined, { result: 'done', detail: 'resumed' });
@@ -148,14 +144,17 @@ export class ActionExecutor {
     this.#paused.delete(callSid);
     onResumed();
     this.audit({ kind: 'outcome', callSid, actor, data: { result: 'done', detail: 'resumed after secure capture' } });
-    if (this.#recordingPaused.delete(callSid)) {
-      void this.#serial(callSid, async () => {
-        await this.#attempt(callSid, actor, undefined, 'resume recording', Date.now() + this.opts.deadlineMs, () =>
-          this.control.setRecording(callSid, 'in-progress'),
-        ).catch(() => undefined);
-      });
+    if (this.#recordingPaused.has(callSid)) {
+      // Every attempt is audited; a failure here must not undo a return the caller has already made.
+      void this.#serial(callSid, () => this.#resumeRecording(callSid, actor, Date.now() + this.opts.deadlineMs).catch(() => undefined));
     }
     return twiml;
+  }
+
+  /** Starts the call's recording again if a privacy pause paused it. */
+  async #resumeRecording(callSid: string, actor: string, deadline: number): Promise<void> {
+    if (!this.#recordingPaused.delete(callSid)) return;
+    await this.#attempt(callSid, actor, undefined, 'resume recording', deadline, () => this.control.setRecording(callSid, 'in-progress'));
   }
 
   /** Whether Twilio still has the call in progress (false when it is gone; true when unsure). */
