@@ -214,7 +214,8 @@ describe('OpenAI Realtime transcription: failures', () => {
     const t0 = process.hrtime.bigint();
     push(frames);
     const pushMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    expect(pushMs).toBeLessThan(50);
+    // Not a speed figure (see bench/): a push that waited for the provider would take seconds; a GC pause on a busy CI machine must not fail this.
+    expect(pushMs).toBeLessThan(250);
     await double.until(() => double.connections[0]?.appendCount === 10, 3000, 'the held audio');
     expect(double.refused).toBe(3);
     expect(double.connections[0]!.appends).toEqual(frames.slice(90));
@@ -234,7 +235,8 @@ describe('OpenAI Realtime transcription: failures', () => {
       transcriber.pushAudio(SILENT_FRAME, i * 20);
       slowest = Math.max(slowest, performance.now() - t0);
     }
-    expect(slowest).toBeLessThan(20);
+    // Same here: waiting on the stalled socket would take forever; 100 ms leaves room for a major GC on a busy machine.
+    expect(slowest).toBeLessThan(100);
     expect(factory.totals.framesDropped).toBeGreaterThan(0);
     expect(factory.totals.framesIn).toBe(60_000);
     expect(factory.totals.framesSent + factory.totals.framesDropped + 50).toBe(60_000);
