@@ -24,7 +24,7 @@ const { values } = parseArgs({
     /** TRANSCRIBE_BATCH_MS values to forward with; 100 is the recommended setting. */
     'batch-ms': { type: 'string', default: String(RECOMMENDED_BATCH_MS) },
     /** Which phases to run (e.g. one at a time under node --cpu-prof). */
-    phases: { type: 'string', default: 'reference,naive,receiving,connected,forwarding' },
+    phases: { type: 'string', default: 'reference,naive,floor,receiving,connected,forwarding' },
     /** Forward to a peer that only counts appends (no parsing, no VAD): isolates the cost of a busy peer on shared cores. */
     sink: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
@@ -97,10 +97,10 @@ let profiled = 0;
  * One measurement, in processes of its own: a fresh server (`mode`), a fresh load of `streams` Twilio-like
  * streams, and for forwarding a fresh double. Only the server's own CPU is counted, over `seconds` after `warmup`.
  */
-async function measure(mode: 'reference' | 'naive' | 'receiving' | 'connected' | 'forwarding', batchMs?: number): Promise<Measured> {
+async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'connected' | 'forwarding', batchMs?: number): Promise<Measured> {
   let double: ChildProcess | undefined;
   const args = ['--mode', mode];
-  if (mode === 'forwarding' || mode === 'naive' || mode === 'connected') {
+  if (mode === 'forwarding' || mode === 'naive' || mode === 'floor' || mode === 'connected') {
     double = child('./media-double.ts', values.sink ? ['--sink'] : []);
     const { url } = await next<{ url: string }>(double, 'double');
     args.push('--double-url', url);
@@ -152,12 +152,14 @@ function median(xs: number[]): number {
 // Interleaved rounds, so both sides see the same machine (other work on shared cores comes and goes).
 const refs: Measured[] = [];
 const naive: Measured[] = [];
+const floor = new Map<number, Measured[]>(batches.map((b) => [b, []]));
 const received: Measured[] = [];
 const connected: Measured[] = [];
 const fwd = new Map<number, Measured[]>(batches.map((b) => [b, []]));
 for (let r = 0; r < rounds; r++) {
   if (phases.includes('reference')) refs.push(await measure('reference'));
   if (phases.includes('naive')) naive.push(await measure('naive'));
+  if (phases.includes('floor')) for (const b of batches) floor.get(b)!.push(await measure('floor', b));
   if (phases.includes('receiving')) received.push(await measure('receiving'));
   if (phases.includes('connected')) connected.push(await measure('connected'));
   if (phases.includes('forwarding')) for (const b of batches) fwd.get(b)!.push(await measure('forwarding', b));
@@ -182,6 +184,19 @@ console.log(
       ratioToReference: round(naiveUs / refUs, 2),
       runs: naive,
     },
+    writeFloor: phases.includes('floor')
+      ? batches.map((batchMs) => {
+          const runs = floor.get(batchMs)!;
+          const us = median(runs.map((m) => m.cpuUsPerFrame));
+          return {
+            batchMs,
+            what: 'the least a forwarder batching this much can do: JSON.parse per frame, one prebuilt append of a batch\'s size written per batch (no decode, no copy, no state). Above the goal, no forwarder with this batching meets it on this machine',
+            cpuUsPerFrame: us,
+            ratioToReference: round(us / refUs, 2),
+            runs,
+          };
+        })
+      : [],
     receivingOnly: {
       what: 'the service with nothing to forward to (Twilio transcription): /media-stream → parse → CallMonitor.streamMedia',
       cpuUsPerFrame: recvUs,

@@ -5,6 +5,9 @@
 //   --mode naive       the plain way to forward: a bare ws server that JSON.parses each frame, decodes its
 //                      payload, encodes it again and sends it as one append per frame on a socket per stream
 //                      to the double at --double-url (no batching, no backlog, no privacy gate)
+//   --mode floor       the least any forwarder batching --batch-ms can do: a bare ws server that JSON.parses each
+//                      frame and, once per batch of frames, writes one append of a batch's size (built once, sent
+//                      again and again) on a socket per stream to the double. No decoding, no copying, no state.
 //   --mode connected   the service with an OpenAI Realtime session per call (outbound track) that gets no audio:
 //                      the streams announce both tracks but send only inbound frames. What open provider
 //                      sessions cost before any frame is forwarded.
@@ -75,6 +78,35 @@ if (mode === 'reference') {
   });
   counts = () => ({ frames: forwarded, appends });
   url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
+} else if (mode === 'floor') {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  const framesPerAppend = Math.max(1, Math.round(Number(values['batch-ms']) / 20));
+  // An append carrying framesPerAppend frames of 160 μ-law bytes: what goes out, byte for byte in length.
+  const append = Buffer.from(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(160 * framesPerAppend, 0xff).toString('base64') }));
+  let forwarded = 0;
+  let appends = 0;
+  wss.on('connection', (twilio) => {
+    const provider = new WebSocket(values['double-url']!, { headers: { Authorization: 'Bearer sk-bench' }, perMessageDeflate: false });
+    provider.on('open', () =>
+      provider.send(JSON.stringify({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' } } } } })),
+    );
+    provider.on('message', () => {});
+    provider.on('error', () => {});
+    let held = 0;
+    twilio.on('message', (data) => {
+      const msg = JSON.parse((data as Buffer).toString('utf8')) as { event: string };
+      if (msg.event !== 'media' || provider.readyState !== WebSocket.OPEN) return;
+      forwarded++;
+      if (++held < framesPerAppend) return;
+      held = 0;
+      provider.send(append, { binary: false });
+      appends++;
+    });
+    twilio.on('close', () => provider.close());
+  });
+  counts = () => ({ frames: forwarded, appends });
+  url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
 } else if (mode === 'receiving' || mode === 'connected' || mode === 'forwarding') {
   let transcribers: TranscriberFactory = twilioTranscription;
   if (mode !== 'receiving') {
@@ -112,7 +144,7 @@ if (mode === 'reference') {
   url = (await svc.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + '/media-stream';
   if (mode === 'receiving') counts = () => ({ frames: [...svc.monitor.sessions.values()].reduce((n, s) => n + s.counters.frames, 0) });
 } else {
-  throw new Error(`--mode must be reference, naive, receiving, connected or forwarding, not ${mode}`);
+  throw new Error(`--mode must be reference, naive, floor, receiving, connected or forwarding, not ${mode}`);
 }
 
 let inspector: Session | undefined;
