@@ -54,6 +54,8 @@ export interface ActionOutcome {
 type Audit = (entry: Omit<AuditEntry, 'at' | 'callSid'> & { callSid?: string }) => void;
 
 class CallGoneError extends Error {}
+/** An action stopped before any request was made (a setting missing): not a network failure, never retried. */
+class NotSentError extends Error {}
 
 export class ActionExecutor {
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -200,10 +202,10 @@ export class ActionExecutor {
       this.#attempt(callSid, actor, decision, label, deadline, fn);
     try {
       switch (action.type) {
-        case 'handoff':
-          await this.#handoff(decision, action.to, action.say, call, brief, step);
-          this.#handedOff.add(callSid);
-          return this.#outcome(callSid, actor, decision, { result: 'done', detail: `handed off: ${describeTarget(action.to)}` });
+        case 'handoff': {
+          const note = await this.#handoff(decision, action.to, action.say, call, brief, step);
+          return this.#outcome(callSid, actor, decision, { result: 'done', detail: `handed off: ${describeTarget(action.to)}${note}` });
+        }
         case 'end_call':
           await step('end call', () => this.control.end(callSid));
           this.#ended.add(callSid);
@@ -230,7 +232,7 @@ export class ActionExecutor {
     call: CallHandle,
     brief: BriefSource | undefined,
     step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
-  ): Promise<void> {
+  ): Promise<string> {
     const { callSid } = decision;
     if ('redirect' in to) {
       await step('redirect call', () => this.control.redirect(callSid, to.redirect));
@@ -242,9 +244,17 @@ export class ActionExecutor {
           : renderTwiml('handoff-dial', { say, ...to.dial });
       await step('update call TwiML', () => this.control.updateTwiml(callSid, twiml));
     }
-    if (this.opts.keepListeningAfterHandoff) return;
+    // The caller is with a person from here on, whatever happens to our stream: no further action may touch the call.
+    this.#handedOff.add(callSid);
+    if (this.opts.keepListeningAfterHandoff) return '';
     // A <Start><Stream> fork outlives the TwiML it came from, so stop ours by SID (twilio-facts.md §2.1).
-    await this.#stopListening(callSid, call, step, 'after handoff');
+    try {
+      await this.#stopListening(callSid, call, step, 'after handoff');
+      return '';
+    } catch (err) {
+      const f = classifyRestError(err);
+      return `; our stream could not be stopped (${f.status ?? 'network'} ${f.code ?? ''} ${f.message})`.replace(/\s+\)/, ')');
+    }
   }
 
   async #pause(
@@ -255,16 +265,9 @@ export class ActionExecutor {
   ): Promise<void> {
     const streams = call.streams().map((s) => s.spec);
     const transcription = call.transcription()?.spec;
+    if (capture && !this.opts.secureCaptureActionUrl) throw new NotSentError('secure capture needs the public URL of /twilio/secure-capture');
     this.#paused.set(callSid, { streams, transcription, returnUrl: capture?.returnUrl });
-    await this.#stopListening(callSid, call, step, 'for privacy');
-    if (capture) {
-      if (!this.opts.secureCaptureActionUrl) throw new Error('secure capture needs the public URL of /twilio/secure-capture');
-      // The return URL rides along (Twilio signs the whole URL), so the caller gets back to the agent even if this
-      // process lost the call in between.
-      const actionUrl = `${this.opts.secureCaptureActionUrl}?return=${encodeURIComponent(capture.returnUrl)}`;
-      const twiml = renderTwiml(capture.template, { say: capture.say, actionUrl });
-      await step('send caller to secure capture', () => this.control.updateTwiml(callSid, twiml));
-    }
+    // The recording first: it is what keeps the caller's words on Twilio's side (our gate already keeps them from us).
     try {
       await step('pause recording', () => this.control.setRecording(callSid, 'paused'));
       this.#recordingPaused.add(callSid);
@@ -272,6 +275,14 @@ export class ActionExecutor {
       // No recording running is the common case: a 404 on Twilio.CURRENT, not a failed pause.
       if (!(err instanceof CallGoneError)) throw err;
     }
+    if (capture) {
+      // The return URL rides along (Twilio signs the whole URL), so the caller gets back to the agent even if this
+      // process lost the call in between. Sent before our streams stop: the AI agent stops hearing the caller now.
+      const actionUrl = `${this.opts.secureCaptureActionUrl}?return=${encodeURIComponent(capture.returnUrl)}`;
+      const twiml = renderTwiml(capture.template, { say: capture.say, actionUrl });
+      await step('send caller to secure capture', () => this.control.updateTwiml(callSid, twiml));
+    }
+    await this.#stopListening(callSid, call, step, 'for privacy');
   }
 
   async #stopListening(
@@ -328,6 +339,10 @@ export class ActionExecutor {
     if (err instanceof CallGoneError) {
       this.#ended.add(callSid);
       return this.#outcome(callSid, actor, decision, { result: 'gone', detail: `call already ended (${err.message})` });
+    }
+    if (err instanceof NotSentError || err instanceof TwimlTooLongError) {
+      // Stopped here, before any request: nothing to do with Twilio or the network.
+      return this.#outcome(callSid, actor, decision, { result: 'failed', detail: `not sent: ${err.message}` });
     }
     const f = classifyRestError(err);
     return this.#outcome(callSid, actor, decision, {

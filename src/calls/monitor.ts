@@ -219,6 +219,9 @@ export class CallMonitor {
     if (u.final && assessment) this.#auditAssessment(session, assessment);
     this.#evaluate(session, turn, { utteranceEndMs: u.endMs, transcriptAt: at, assessedAt }, u.final);
     const withheld = !session.gate.admits(epoch);
+    // The words that closed the gate leave memory too: after a resume they would otherwise be classifier context,
+    // and part of a later handoff's summary and TaskRouter task (health details have nothing to redact).
+    if (withheld) turn.text = WITHHELD;
     // Redacted with its context: a card read out a few digits per turn is only recognisable across turns.
     const shown = withheld ? WITHHELD : redactTurns([...context, { track: u.track, text }]).at(-1)!.text;
     this.deps.bus.publish({ type: 'utterance', callSid: u.callSid, track: u.track, text: shown, final: u.final, at });

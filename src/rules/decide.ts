@@ -50,11 +50,12 @@ export function decide(
   now: number,
 ): Decided {
   const fresh: Decision[] = [];
+  const episodes = new Map<string, number>();
   for (const { rule, reason } of matches) {
     const last = firing.get(rule.id);
     if (last && now - last.lastFiredAt < rule.cooldownSeconds * 1000) continue;
     const episode = (last?.episode ?? 0) + 1;
-    firing.set(rule.id, { lastFiredAt: now, episode });
+    episodes.set(rule.id, episode);
     fresh.push({
       id: `${callSid}:${rule.id}:${episode}`,
       callSid,
@@ -75,6 +76,11 @@ export function decide(
         priorityOf.get(b.ruleId)! - priorityOf.get(a.ruleId)! || actionRank[b.action.type] - actionRank[a.action.type],
     );
   const act = candidates[0];
+  // A rule that acted, observed or alerted starts its cooldown and episode. An outranked one does not: it did
+  // nothing, and if the winner fails (or is a handoff that could not happen), it must be free to act next turn.
+  for (const d of fresh) {
+    if (d === act || d.mode === 'observe' || d.action.type === 'alert') firing.set(d.ruleId, { lastFiredAt: now, episode: episodes.get(d.ruleId)! });
+  }
   const recorded: Decided['recorded'] = fresh
     .filter((d) => d !== act)
     .map((decision) => ({

@@ -140,6 +140,58 @@ describe('ActionExecutor on the emulator', () => {
     expect(created[0]!.form).toMatchObject({ Url: 'wss://t.invalid/media-stream', Name: 'takeover', Track: 'both_tracks', 'Parameter1.Name': 'tenant', 'Parameter1.Value': 'acme' });
   });
 
+  it('counts a call as handed off once its TwiML changed, even when our stream cannot be stopped after', async () => {
+    const call = emulator.placeCall(scenario);
+    const s = call.createStream({ url: 'wss://t.invalid/media-stream', name: 'takeover', track: 'inbound_track', parameters: {} });
+    const handle: CallHandle = {
+      callSid: call.sid,
+      // As the service knows it (its own socket to nowhere may have closed already; Twilio still has the stream).
+      streams: () => [{ sid: s.sid, spec: { url: s.url, name: 'takeover', track: 'inbound_track', parameters: {} } }],
+      transcription: () => undefined,
+    };
+    emulator.inject('streams.update', 10, 500);
+    try {
+      const outcome = await executor.execute(decision(call.sid, handoff), handle);
+      expect(outcome.result).toBe('done');
+      expect(outcome.detail).toMatch(/^handed off: queue billing; our stream could not be stopped \(500/);
+      expect(callUpdates(call.sid)).toHaveLength(1);
+      expect(executor.isFinished(call.sid)).toBe(true);
+    } finally {
+      emulator.faults.length = 0;
+    }
+    // Nothing more happens to a call that is with a person.
+    const later = await executor.execute(decision(call.sid, { type: 'pause', resumeAfterSeconds: 0 }, 'r2'), handle);
+    expect(later).toMatchObject({ result: 'skipped' });
+    expect(emulator.restLog().filter((r) => r.callSid === call.sid && r.resource === 'Recordings/{Sid}')).toHaveLength(0);
+  });
+
+  it('pauses the recording before anything else, so Twilio keeps as little of the private stretch as it can', async () => {
+    const call = emulator.placeCall(scenario);
+    const s = call.createStream({ url: 'wss://t.invalid/media-stream', name: 'takeover', track: 'inbound_track', parameters: {} });
+    const handle: CallHandle = {
+      callSid: call.sid,
+      // As the service knows it (its own socket to nowhere may have closed already; Twilio still has the stream).
+      streams: () => [{ sid: s.sid, spec: { url: s.url, name: 'takeover', track: 'inbound_track', parameters: {} } }],
+      transcription: () => undefined,
+    };
+    const outcome = await executor.execute(decision(call.sid, { type: 'pause', resumeAfterSeconds: 0 }), handle);
+    expect(outcome.result).toBe('done');
+    const order = emulator.restLog().filter((r) => r.callSid === call.sid).map((r) => `${r.resource} ${r.form.Status ?? ''}`.trim());
+    expect(order).toEqual(['Recordings/{Sid} paused', 'Streams/{Sid} stopped']);
+  });
+
+  it('says an action that could not be sent was not sent, not that the network failed', async () => {
+    const bare = new ActionExecutor(twilioCallControl(createTwilioClient({ accountSid: sid('AC'), authToken: 'x', apiKeySid: undefined, apiKeySecret: undefined, apiBaseUrl: 'http://127.0.0.1:9' })), () => {}, {
+      deadlineMs: 1000,
+      maxAttempts: 1,
+      keepListeningAfterHandoff: false,
+    });
+    const callSid = sid('CA');
+    const capture: Action = { type: 'pause', resumeAfterSeconds: 0, secureCapture: { returnUrl: 'https://agent.example.com/voice', template: 'secure-capture', say: 'x' } };
+    const outcome = await bare.execute(decision(callSid, capture), noStreams(callSid));
+    expect(outcome).toEqual({ result: 'failed', detail: 'not sent: secure capture needs the public URL of /twilio/secure-capture' });
+  });
+
   it('keeps the newest transcript lines in the Task when the whole would pass 4,000 characters', async () => {
     const call = emulator.placeCall(scenario);
     const transcript = Array.from({ length: 60 }, (_, i) => ({ track: 'inbound' as const, text: `line ${i} ${'x'.repeat(80)}` }));

@@ -116,7 +116,7 @@ describe('rules and actions', () => {
     await s.service.monitor.settle();
 
     const rest = call.events.flatMap((e) => (e.kind === 'rest' ? [`${e.resource} ${e.form.Status ?? ''}`.trim()] : []));
-    expect(rest).toEqual(['Streams/{Sid} stopped', 'Transcriptions/{Sid} stopped', 'Recordings/{Sid} paused', 'Streams', 'Transcriptions', 'Recordings/{Sid} in-progress']);
+    expect(rest).toEqual(['Recordings/{Sid} paused', 'Streams/{Sid} stopped', 'Transcriptions/{Sid} stopped', 'Streams', 'Transcriptions', 'Recordings/{Sid} in-progress']);
     expect(call.events.filter((e) => e.kind === 'stream-open')).toHaveLength(2);
     // Nothing the caller said while paused was stored: the expiry and security code never reached the service.
     const text = (await s.service.store.transcript(call.sid)).map((l) => l.text).join('\n');
@@ -130,19 +130,55 @@ describe('rules and actions', () => {
     ]);
   });
 
+  it('forgets the words that paused the call: after the resume they are in no handoff summary or task', async () => {
+    const s = await start(
+      [
+        { id: 'health', when: { type: 'sensitive', categories: ['health'] }, action: { type: 'pause', resumeAfterSeconds: 1 }, cooldownSeconds: 0 },
+        { id: 'human', when: { type: 'phrase', phrases: ['real person'] }, action: { type: 'handoff', to: { queue: 'care', workflowSid } } },
+      ],
+      6,
+    );
+    const base = scenario('health-condition');
+    const sc: Scenario = {
+      ...base,
+      lines: [
+        ...base.lines.slice(0, 3),
+        // The health words come late in the line: the final transcript closes the gate, not a partial.
+        { speaker: 'caller', text: 'It has to be the morning slot please, my insulin for diabetes must stay cold.', gapMs: 400 },
+        { speaker: 'agent', text: 'Understood. Is there anything else?', gapMs: 9000 },
+        { speaker: 'caller', text: 'Yes, can I speak to a real person about the delivery please?', gapMs: 400 },
+      ],
+    };
+    const call = await play(s, sc);
+    const gate = store(s).entries.filter((e) => e.callSid === call.sid && e.kind === 'gate').map((e) => [e.data.open, e.actor]);
+    expect(gate).toEqual([
+      [false, 'rule:health'],
+      [true, 'timer'],
+    ]);
+    const update = callUpdates(call).find((u) => u.form.Twiml?.includes('<Enqueue'));
+    expect(update, 'the handoff after the resume').toBeDefined();
+    const taskXml = /<Task>(.*)<\/Task>/.exec(update!.form.Twiml!)![1]!;
+    const task = JSON.parse(taskXml.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+    // The task still has the conversation around it, the words about the caller's health are gone.
+    expect(task.transcript.some((t: { text: string }) => t.text.includes('real person'))).toBe(true);
+    expect(task.transcript.some((t: { text: string }) => t.text === WITHHELD)).toBe(true);
+    expect(JSON.stringify(task)).not.toMatch(/diabetes|insulin|diagnosed/i);
+  });
+
   it('sends the caller to a secure capture flow and listens again when it returns them to the agent', async () => {
     const s = await start(undefined, 8);
     const sc = scenario('pays-securely');
     const call = await play(s, sc);
     const rest = call.events.flatMap((e) => (e.kind === 'rest' ? [e] : []));
+    // The recording first, then the caller to <Pay> (the agent stops hearing them), then our listening.
     expect(rest.map((e) => `${e.resource} ${e.form.Status ?? ''}`.trim())).toEqual([
+      'Recordings/{Sid} paused',
+      'Calls',
       'Streams/{Sid} stopped',
       'Transcriptions/{Sid} stopped',
-      'Calls',
-      'Recordings/{Sid} paused',
       'Recordings/{Sid} in-progress',
     ]);
-    const payTwiml = rest[2]!.form.Twiml!;
+    const payTwiml = rest[1]!.form.Twiml!;
     expect(payTwiml).toContain('<Pay action="https://takeover.demo.invalid/twilio/secure-capture?return=https%3A%2F%2Fagent.example.com%2Fvoice"');
     // Twilio came back to the action URL and got the stream (same name and parameters) and the transcription again.
     const pay = call.events.find((e) => e.kind === 'pay');

@@ -155,6 +155,19 @@ describe('decisions', () => {
     expect(d.recorded.map((r) => [r.decision.ruleId, r.note])).toEqual([['pause', 'outranked']]);
   });
 
+  it('leaves an outranked rule free to act on the next turn: it did nothing, so no cooldown starts', () => {
+    const pause = rule({ id: 'pause', priority: 5, cooldownSeconds: 60, when: { type: 'sensitive', categories: ['payment_card'] }, action: { type: 'pause' } });
+    const hand = rule({ id: 'hand', priority: 5, cooldownSeconds: 60, when: { type: 'wants_human' } });
+    const firing: RuleFiring = new Map();
+    const first = decide('CA1', evaluateRules([pause, hand], ctx([caller({ wantsHuman: true, sensitive: ['payment_card'] })])), firing, times, 1000);
+    expect(first.act?.ruleId).toBe('hand');
+    // Say the handoff failed and the caller goes on reading the card: the pause acts now, as its first episode.
+    const next = decide('CA1', evaluateRules([pause, hand], ctx([caller({ sensitive: ['payment_card'] })])), firing, times, 3000);
+    expect(next.act).toMatchObject({ ruleId: 'pause', id: 'CA1:pause:1' });
+    // The handoff that acted is in its cooldown.
+    expect(decide('CA1', evaluateRules([hand], ctx([caller({ wantsHuman: true })])), firing, times, 5000).act).toBeUndefined();
+  });
+
   it('records observe-mode rules without acting, and honours cooldowns with a new episode after', () => {
     const obs = rule({ id: 'obs', mode: 'observe', when: { type: 'wants_human' }, cooldownSeconds: 10 });
     const firing: RuleFiring = new Map();
