@@ -7,6 +7,15 @@ const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 
+const parsesAsUrl = (v: string): boolean => {
+  try {
+    new URL(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 
@@ -53,11 +62,13 @@ const schema = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .refine(parsesAsUrl, 'is not a valid URL: check the host, the port (a number) and that special characters in the password are percent-encoded')
     .optional(),
   TRANSCRIPTION_PROVIDER: z.enum(['twilio', 'openai']).optional(),
   OPENAI_REALTIME_URL: z
     .string()
     .regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL')
+    .refine(parsesAsUrl, 'is not a valid URL')
     .default('wss://api.openai.com/v1/realtime?intent=transcription'),
   OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
   TRANSCRIBE_LANGUAGE: z.string().regex(/^[a-z]{2}$/, 'an ISO-639-1 code such as en').optional(),
@@ -144,6 +155,43 @@ export interface Config {
   summary: { kind: 'local' | 'llm'; deadlineMs: number };
 }
 
+/** Variables whose value is a credential: a message about them never shows the value, not even masked. */
+const SECRET_VARIABLE = /(_TOKEN|_SECRET|_KEY|PASSWORD)$/;
+
+/** Identifiers a credential is easily pasted into by mistake: shown only when they start as they should. */
+const SID_PREFIX: Partial<Record<string, string>> = { TWILIO_ACCOUNT_SID: 'AC', TWILIO_API_KEY_SID: 'SK' };
+
+/**
+ * A URL as it may appear in an error message: the password (or a lone user name, often a token) becomes
+ * `***`, and so does every query parameter's value (`?api-key=…`, `?password=…`). Works on values that
+ * do not parse as URLs too, which is when it is needed: an invalid URL is the one that gets echoed.
+ * Other values pass unchanged unless they contain `@` or a query string.
+ */
+export function maskUrl(value: string): string {
+  // Without a scheme (a typo such as `redis//…`) the value is masked the same way: it may still hold a password.
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?(.*)$/is.exec(value)!;
+  let rest = m[2]!;
+  // The last @ ends the userinfo, even when an unencoded / ? # or @ sits in the password.
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const user = colon >= 0 ? userinfo.slice(0, colon) : '';
+    rest = `${colon >= 0 && !/[/?#]/.test(user) ? `${user}:***` : '***'}@${rest.slice(at + 1)}`;
+  }
+  rest = rest.replace(/([?&][^=&#]*=)[^&#]*/g, '$1***').replace(/#.*$/s, '#***');
+  return (m[1] ?? '') + rest;
+}
+
+/** How a wrong value is shown in a message: never for a secret, with credentials masked in URLs. */
+export function describeWrongValue(name: string, value: unknown): string {
+  if (typeof value !== 'string') return name;
+  if (SECRET_VARIABLE.test(name)) return `${name} (value not shown)`;
+  const prefix = SID_PREFIX[name];
+  if (prefix && !value.startsWith(prefix)) return `${name} (value not shown: it does not start with ${prefix}, and may be a secret set in the wrong variable)`;
+  return `${name}=${JSON.stringify(maskUrl(value))}`;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -169,7 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`),
+      parsed.error.issues.map((i) => `${describeWrongValue(String(i.path[0]), raw[String(i.path[0])])}: ${i.message}`),
     );
   }
   const e = parsed.data;

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, ENV_VARIABLES, loadConfig, describeWrongValue, maskUrl } from '../src/config.js';
 
 const sid = 'AC' + '0123456789abcdef'.repeat(2);
 const base = { TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'secret', PUBLIC_URL: 'https://takeover.example.com/' };
@@ -46,6 +46,45 @@ describe('configuration', () => {
     expect(problems({ ...base, TWILIO_API_KEY_SID: 'SK' + '0'.repeat(32) })).toEqual([
       'TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET go together: set both or neither',
     ]);
+  });
+
+  it('names a wrong URL variable without printing the password in it', () => {
+    const redis = problems({ ...base, REDIS_URL: 'redis://:hunter2@cache.internal:notaport' });
+    expect(redis).toHaveLength(1);
+    expect(redis[0]).toMatch(/^REDIS_URL="redis:\/\/:\*\*\*@cache\.internal:notaport": is not a valid URL/);
+    expect(redis[0]).not.toContain('hunter2');
+    const openai = problems({ ...base, OPENAI_BASE_URL: 'http//admin:hunter2@llm.internal/v1' });
+    expect(openai[0]).toBe('OPENAI_BASE_URL="***@llm.internal/v1": Invalid URL'); // a typo in the scheme still hides the password
+    const scheme = problems({ ...base, OPENAI_BASE_URL: 'https://admin:hunter2@llm.internal:port/v1?api-key=sk-live' });
+    expect(scheme[0]).toBe('OPENAI_BASE_URL="https://admin:***@llm.internal:port/v1?api-key=***": Invalid URL');
+    const realtime = problems({ ...base, OPENAI_REALTIME_URL: 'wss://user:hunter2@rt.internal:x/v1' });
+    expect(realtime[0]).toMatch(/^OPENAI_REALTIME_URL="wss:\/\/user:\*\*\*@rt\.internal:x\/v1"/);
+    const api = problems({ ...base, TWILIO_API_BASE_URL: 'ftp://svc:hunter2@api.internal:port' });
+    expect(api[0]).toMatch(/^TWILIO_API_BASE_URL="ftp:\/\/svc:\*\*\*@api\.internal:port"/);
+    for (const p of [...redis, ...openai, ...scheme, ...realtime, ...api]) expect(p).not.toMatch(/hunter2|sk-live/);
+  });
+
+  it('never prints a secret, nor a value that may be a secret set in the wrong variable', () => {
+    const token = 'f'.repeat(32);
+    const swapped = problems({ ...base, TWILIO_ACCOUNT_SID: token, TWILIO_AUTH_TOKEN: sid });
+    expect(swapped[0]).toMatch(/^TWILIO_ACCOUNT_SID \(value not shown: it does not start with AC/);
+    expect(swapped.join('\n')).not.toContain(token);
+    const secrets = ENV_VARIABLES.filter((v) => /TOKEN|SECRET|_KEY$/.test(v));
+    expect(secrets).toEqual(expect.arrayContaining(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'OPENAI_API_KEY']));
+    for (const v of secrets) expect(describeWrongValue(v, 'hunter2')).toBe(`${v} (value not shown)`);
+    const key = problems({ ...base, TWILIO_API_KEY_SID: token, TWILIO_API_KEY_SECRET: 's' });
+    expect(key[0]).toMatch(/^TWILIO_API_KEY_SID \(value not shown/);
+    expect(key.join('\n')).not.toContain(token);
+  });
+
+  it('masks the credentials of a URL, valid or not', () => {
+    expect(maskUrl('redis://:hunter2@host:6379/0')).toBe('redis://:***@host:6379/0');
+    expect(maskUrl('rediss://default:p@ss/w?rd@host:notaport')).toBe('rediss://default:***@host:notaport');
+    expect(maskUrl('https://ghp_token@git.example/x')).toBe('https://***@git.example/x');
+    expect(maskUrl('https://host/v1?api-key=abc&x=1#frag')).toBe('https://host/v1?api-key=***&x=***#***');
+    expect(maskUrl('https://host/path')).toBe('https://host/path');
+    expect(maskUrl('redis//:hunter2@host')).toBe('***@host');
+    expect(maskUrl('eighty')).toBe('eighty');
   });
 
   it('lets local use go without signatures only when asked explicitly', () => {

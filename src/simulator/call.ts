@@ -11,7 +11,7 @@ import { timeline, type Scenario, type TimedLine } from './scenario.js';
 export const newSid = (prefix: string): string => prefix + randomBytes(16).toString('hex');
 
 export type CallEvent =
-  | { at: number; kind: 'rest'; method: string; resource: string; form: Record<string, string>; status: number }
+  | { at: number; kind: 'rest'; method: string; resource: string; form: Record<string, string>; status: number; user?: string }
   | { at: number; kind: 'stream-open'; streamSid: string; name?: string; url: string }
   | { at: number; kind: 'stream-rejected'; streamSid: string; status: number }
   | { at: number; kind: 'stream-stop'; streamSid: string; why: string }
@@ -195,8 +195,9 @@ export class EmulatedCall {
     this.#post(t, { TranscriptionEvent: 'transcription-stopped' });
   }
 
-  logRest(method: string, resource: string, form: Record<string, string>, status: number): void {
-    this.#log({ kind: 'rest', method, resource, form, status });
+  /** `user`: who authenticated the request (the Account SID or an API key SID), never the secret. */
+  logRest(method: string, resource: string, form: Record<string, string>, status: number, user?: string): void {
+    this.#log({ kind: 'rest', method, resource, form, status, ...(user ? { user } : {}) });
   }
 
   // ---- TwiML -------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ import type { Scenario } from './scenario.js';
 
 export interface EmulatorOptions {
   accountSid: string;
+  /** Signs the emulator's webhooks, and with the Account SID authenticates REST requests. */
   authToken: string;
+  /** API keys of the account (SK… and its secret): Basic auth as `SK…:secret` is accepted too, as Twilio does. */
+  apiKeys?: { sid: string; secret: string }[];
   /** The service's public base URL (what TwiML and signatures use), e.g. https://takeover.example.com */
   servicePublicUrl: string;
   /** Where the service really listens, e.g. http://127.0.0.1:3000 */
@@ -33,6 +36,8 @@ const API = '/2010-04-01/Accounts/:AccountSid';
 export class TwilioEmulator {
   readonly calls = new Map<string, EmulatedCall>();
   readonly faults: Fault[] = [];
+  /** The Basic-auth user each accepted request came with: the Account SID or an API key SID. */
+  readonly #users = new WeakMap<FastifyRequest, string>();
   readonly app: FastifyInstance;
   #url = '';
 
@@ -119,12 +124,20 @@ export class TwilioEmulator {
     return `${scheme}//${local.host}${u.pathname}${u.search}`;
   }
 
+  /** HTTP Basic: the Account SID with the Auth Token, or one of the account's API keys with its secret. */
   async #auth(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const header = req.headers.authorization ?? '';
-    const [user, pass] = Buffer.from(header.replace(/^Basic /, ''), 'base64').toString().split(':');
-    if (user !== this.opts.accountSid || pass !== this.opts.authToken) {
+    const decoded = Buffer.from(header.replace(/^Basic /, ''), 'base64').toString();
+    const colon = decoded.indexOf(':');
+    const [user, pass] = colon < 0 ? [decoded, undefined] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    const ok =
+      (user === this.opts.accountSid && pass === this.opts.authToken) ||
+      (this.opts.apiKeys ?? []).some((k) => user === k.sid && pass === k.secret);
+    if (!ok) {
       await this.#error(reply, 401, 20003, 'Authenticate');
+      return;
     }
+    this.#users.set(req, user);
   }
 
   #fault(op: RestOperation): Fault | undefined {
@@ -158,11 +171,11 @@ export class TwilioEmulator {
         if (fault) throw new TwilioError(fault.status, fault.code, fault.status === 429 ? 'Too Many Requests' : 'Service unavailable');
         if (!call) throw notFound;
         const body = handle(call, form, params.Sid ?? '');
-        call.logRest('POST', resource, form, 200);
+        call.logRest('POST', resource, form, 200, this.#users.get(req));
         return body;
       } catch (err) {
         if (!(err instanceof TwilioError)) throw err;
-        call?.logRest('POST', resource, form, err.status);
+        call?.logRest('POST', resource, form, err.status, this.#users.get(req));
         return this.#error(reply, err.status, err.code, err.message);
       }
     });
@@ -183,7 +196,11 @@ export class TwilioEmulator {
 
     this.#operation('/Calls/:Sid.json', 'calls.update', 'Calls', (call, form) => {
       const { Twiml, Url, Status } = form;
-      if (Twiml !== undefined && Url !== undefined) throw new TwilioError(400, 21220, 'Twiml and Url cannot both be specified');
+      // Twilio's spec says only "Twiml and url parameters are mutually exclusive" (UpdateCall in
+      // twilio_api_v2010.json); no source found names the error code it answers with. Not 21220 ("Invalid
+      // call state", which takeover rightly reads as "the call is gone"): the generic 400 "Bad Request", code 400,
+      // "Input on the request did not pass validation" (https://www.twilio.com/docs/api/errors/400).
+      if (Twiml !== undefined && Url !== undefined) throw new TwilioError(400, 400, 'Twiml and Url are mutually exclusive: give one of them');
       inProgress(call);
       if (Twiml !== undefined && Twiml.length > 4000) {
         throw new TwilioError(400, 32018, 'Twiml size exceeded maximum allowed value of 4000 characters');

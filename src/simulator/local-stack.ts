@@ -20,14 +20,18 @@ export const DEMO_PUBLIC_URL = 'https://takeover.demo.invalid';
 
 export async function startLocalStack(options: {
   speed?: number;
+  /** Give the service an API key (TWILIO_API_KEY_SID/SECRET) for the REST API, as well as the Auth Token it checks signatures with. */
+  apiKey?: boolean;
   env?: Record<string, string | undefined>;
   parts?: Partial<ServiceParts>;
 } = {}): Promise<LocalStack> {
   const accountSid = 'AC' + randomBytes(16).toString('hex');
   const authToken = randomBytes(16).toString('hex');
+  const apiKey = options.apiKey ? { sid: 'SK' + randomBytes(16).toString('hex'), secret: randomBytes(16).toString('hex') } : undefined;
   const emulator = new TwilioEmulator({
     accountSid,
     authToken,
+    apiKeys: apiKey ? [apiKey] : [],
     servicePublicUrl: options.env?.PUBLIC_URL ?? DEMO_PUBLIC_URL,
     serviceLocalUrl: 'http://127.0.0.1:0',
     speed: options.speed ?? 1,
@@ -41,6 +45,9 @@ export async function startLocalStack(options: {
     PUBLIC_URL: DEMO_PUBLIC_URL,
     TWILIO_ACCOUNT_SID: accountSid,
     TWILIO_AUTH_TOKEN: authToken,
+    // Never a key from the developer's environment: it would go to the emulator and be refused there.
+    TWILIO_API_KEY_SID: apiKey?.sid,
+    TWILIO_API_KEY_SECRET: apiKey?.secret,
     TWILIO_API_BASE_URL: apiUrl,
     ...options.env,
   });

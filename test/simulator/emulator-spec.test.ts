@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTwilioClient, twilioCallControl, type CallControl } from '../../src/actions/twilio-rest.js';
+import { classifyRestError, createTwilioClient, twilioCallControl, type CallControl } from '../../src/actions/twilio-rest.js';
 import { TwilioEmulator } from '../../src/simulator/emulator.js';
 import type { Scenario } from '../../src/simulator/scenario.js';
 import { sid } from '../support/twilio-client.js';
@@ -177,6 +177,23 @@ describe('our REST requests and the emulator, against Twilio’s OpenAPI spec', 
     });
     expect(badAuth.status).toBe(401);
     expect(await badAuth.json()).toMatchObject({ code: 20003, status: 401 });
+  });
+
+  it('refuses Twiml and Url together with a plain 400, not with 21220 (which says the call is gone)', async () => {
+    const call = emulator.placeCall(scenario);
+    const res = await fetch(`${emulator.url}/2010-04-01/Accounts/${accountSid}/Calls/${call.sid}.json`, {
+      method: 'POST',
+      headers: { authorization: 'Basic ' + Buffer.from(`${accountSid}:${authToken}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ Twiml: '<Response/>', Url: 'https://takeover.spec.invalid/x' }).toString(),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: number; status: number; message: string };
+    expect(body).toMatchObject({ code: 400, status: 400, more_info: expect.stringContaining('/400') });
+    expect(body.message).toMatch(/Twiml and Url/);
+    // The service reads it as its own mistake (never retried), not as a call that has ended.
+    expect(classifyRestError({ status: body.status, code: body.code, message: body.message }).kind).toBe('fatal');
+    expect(call.status).toBe('in-progress');
+    expect(call.events.filter((e) => e.kind === 'twiml')).toHaveLength(1); // only the call's first TwiML ran
   });
 
   it('refuses inline TwiML over 4,000 characters with 32018', async () => {

@@ -1,9 +1,11 @@
-// Twilio's real-time transcription callbacks around a privacy pause: text from the transcription that ran
-// before the pause must not pass the gate once the call is resumed with a new transcription.
-import { afterEach, expect, it } from 'vitest';
+// Twilio's real-time transcription callbacks: around a privacy pause, text from the transcription that ran
+// before the pause must not pass the gate once the call is resumed with a new transcription; and callbacks
+// that arrive out of order become Utterances in SequenceId order.
+import { afterEach, expect, it, vi } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
 import { loadScenarios } from '../../src/simulator/scenario.js';
-import { eventually, postCallback } from '../support/twilio-client.js';
+import type { Utterance } from '../../src/types.js';
+import { eventually, postCallback, sid } from '../support/twilio-client.js';
 
 const calm = (await loadScenarios()).find((s) => s.name === 'calm-caller')!;
 
@@ -50,4 +52,39 @@ it('drops a callback from the pre-pause transcription that arrives after the cal
   expect(stored).not.toContain('words from before the pause, posted late');
   // The new transcription's text still passes.
   expect(stored).toContain('One more thing about my order.');
+});
+
+it('turns callbacks posted out of order back into Utterances in SequenceId order', async () => {
+  stack = await startLocalStack({ env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' } });
+  const s = stack;
+  const monitor = s.service.monitor;
+  const utterances: Utterance[] = [];
+  const original = monitor.utterance.bind(monitor);
+  vi.spyOn(monitor, 'utterance').mockImplementation((u) => (utterances.push(u), original(u)));
+  const callSid = sid('CA');
+  const transcriptionSid = sid('GT');
+  const content = (n: number, transcript: string) => ({
+    AccountSid: s.config.twilio.accountSid,
+    CallSid: callSid,
+    TranscriptionSid: transcriptionSid,
+    TranscriptionEvent: 'transcription-content',
+    TranscriptionData: JSON.stringify({ transcript, confidence: 0.9 }),
+    Final: 'true',
+    Track: 'inbound_track',
+    SequenceId: String(n),
+  });
+
+  expect((await postCallback(s, '/twilio/transcription', content(2, 'and it arrived broken'))).status).toBe(204);
+  expect(utterances).toEqual([]); // held until 1 comes (or its wait runs out)
+  expect((await postCallback(s, '/twilio/transcription', content(1, 'I ordered a lamp last week'))).status).toBe(204);
+  // A repeat of a delivered callback is dropped.
+  expect((await postCallback(s, '/twilio/transcription', content(1, 'I ordered a lamp last week'))).status).toBe(204);
+  await monitor.settle();
+
+  expect(utterances.map((u) => [u.sequence, u.text])).toEqual([
+    [1, 'I ordered a lamp last week'],
+    [2, 'and it arrived broken'],
+  ]);
+  expect(utterances.every((u) => u.callSid === callSid && u.track === 'inbound' && u.final && u.provider === 'twilio')).toBe(true);
+  expect(monitor.session(callSid)!.turns.map((t) => t.text)).toEqual(['I ordered a lamp last week', 'and it arrived broken']);
 });
