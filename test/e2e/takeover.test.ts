@@ -267,6 +267,26 @@ describe('rules and actions', () => {
     expect(s.service.monitor.session(call.sid)?.state).toBe('ended');
   });
 
+  it('changes a live call once when two rules fire on the same turn: the handoff, and no pause after it', async () => {
+    const s = await start([
+      { id: 'human', priority: 10, when: { type: 'wants_human' }, action: { type: 'handoff', to: { queue: 'support' } } },
+      { id: 'quiet', priority: 10, when: { type: 'wants_human' }, action: { type: 'pause', resumeAfterSeconds: 0 } },
+    ]);
+    const call = await play(s, scenario('asks-for-human'));
+    const updates = callUpdates(call);
+    expect(updates.map((u) => u.status)).toEqual([200]);
+    expect(updates[0]!.form.Twiml).toContain('<Enqueue>support</Enqueue>');
+    // No pause: the recording was never touched, and the stream was stopped once, after the handoff.
+    const rest = call.events.flatMap((e) => (e.kind === 'rest' ? [`${e.resource} ${e.form.Status ?? ''}`.trim()] : []));
+    expect(rest).toEqual(['Calls', 'Streams/{Sid} stopped', 'Transcriptions/{Sid} stopped']);
+    const decisions = (await s.service.store.audit(call.sid)).filter((e) => e.kind === 'decision').map((e) => [e.data.ruleId, e.data.note ?? 'acted']);
+    expect(decisions).toEqual([
+      ['quiet', 'outranked'],
+      ['human', 'acted'],
+    ]);
+    expect(s.service.monitor.session(call.sid)?.state).toBe('handed_off');
+  });
+
   it('gives one action when two rules fire on the same turn, and records the other as outranked', async () => {
     const s = await start([
       { id: 'human', priority: 10, when: { type: 'wants_human' }, action: { type: 'handoff', to: { queue: 'support' } } },
