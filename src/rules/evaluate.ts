@@ -84,10 +84,10 @@ export function holds(c: Condition, ctx: RuleContext): string | null {
     }
     case 'phrase': {
       if (!current || (c.track !== 'any' && current.track !== c.track)) return null;
-      const text = current.text.toLowerCase();
-      const phrase = c.phrases.find((p) => text.includes(p.toLowerCase()));
-      if (phrase) return `${current.track === 'inbound' ? 'caller' : 'agent'} said "${phrase}"`;
-      if (c.pattern && new RegExp(c.pattern, 'i').test(current.text)) return `matched /${c.pattern}/`;
+      const m = matchersOf(c);
+      const i = m.phrases.findIndex((re) => re.test(current.text));
+      if (i >= 0) return `${current.track === 'inbound' ? 'caller' : 'agent'} said "${c.phrases[i]}"`;
+      if (m.pattern?.test(current.text)) return `matched /${c.pattern}/`;
       return null;
     }
     case 'degraded':
@@ -118,6 +118,26 @@ export function holds(c: Condition, ctx: RuleContext): string | null {
       return null;
     }
   }
+}
+
+type PhraseCondition = Extract<Condition, { type: 'phrase' }>;
+const matchers = new WeakMap<PhraseCondition, { phrases: RegExp[]; pattern?: RegExp }>();
+
+/**
+ * A phrase matches as whole words, whatever the case and the spacing: "hi" is not in "this", "real person" is
+ * in "a Real  person, please". Compiled once per rule (rules are immutable once loaded).
+ */
+function matchersOf(c: PhraseCondition): { phrases: RegExp[]; pattern?: RegExp } {
+  let m = matchers.get(c);
+  if (!m) {
+    const phrases = c.phrases.map((p) => {
+      const words = p.trim().split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+      return new RegExp(`(?<![\\p{L}\\p{N}])${words.join('\\s+')}(?![\\p{L}\\p{N}])`, 'iu');
+    });
+    m = { phrases, ...(c.pattern ? { pattern: new RegExp(c.pattern, 'i') } : {}) };
+    matchers.set(c, m);
+  }
+  return m;
 }
 
 /** The longest run of turns at the end of `turns` that satisfy `test` (test learns whether a run is already going). */

@@ -115,6 +115,37 @@ describe('rule evaluation', () => {
     expect(evaluateRules([degraded], ctx([]))).toHaveLength(0);
   });
 
+  it('matches a phrase as whole words, whatever the case and spacing', () => {
+    const hi = rule({ id: 'hi', when: { type: 'phrase', phrases: ['hi', 'real person'] } });
+    expect(evaluateRules([hi], ctx([caller({}, 'this is about my bill')]))).toHaveLength(0);
+    expect(evaluateRules([hi], ctx([caller({}, 'Hi, quick question')]))[0]!.reason).toBe('caller said "hi"');
+    expect(evaluateRules([hi], ctx([caller({}, 'put me through to a REAL   person, now')]))[0]!.reason).toBe('caller said "real person"');
+    expect(evaluateRules([hi], ctx([caller({}, 'a surreal personality')]))).toHaveLength(0);
+    // Regular-expression characters in a phrase are only characters.
+    const plus = rule({ id: 'plus', when: { type: 'phrase', phrases: ['plan (b)'] } });
+    expect(evaluateRules([plus], ctx([caller({}, 'I want plan (b) instead')]))).toHaveLength(1);
+    expect(evaluateRules([plus], ctx([caller({}, 'I want plan b instead')]))).toHaveLength(0);
+  });
+
+  it('fires on silence: a side that has said nothing for the set time, on a tick', () => {
+    const silent = rule({ id: 'silent', when: { type: 'silence', seconds: 20, track: 'inbound' } });
+    const at = (now: number, lastSpokeAt: { inbound?: number; outbound?: number }) => ({
+      call: { customParameters: {} },
+      turns: [],
+      event: 'tick' as const,
+      degraded: false,
+      now,
+      startedAt: 0,
+      lastSpokeAt,
+    });
+    expect(evaluateRules([silent], at(30_000, { inbound: 15_000 }))).toHaveLength(0);
+    expect(evaluateRules([silent], at(36_000, { inbound: 15_000, outbound: 35_000 }))[0]!.reason).toBe('the caller has said nothing for 21 s');
+    // Never spoke at all: counted from the start of the call.
+    expect(evaluateRules([silent], at(25_000, {}))[0]!.reason).toBe('the caller has said nothing for 25 s');
+    const anyone = rule({ id: 'any', when: { type: 'silence', seconds: 20, track: 'any' } });
+    expect(evaluateRules([anyone], at(36_000, { inbound: 15_000, outbound: 35_000 }))).toHaveLength(0);
+  });
+
   it('combines conditions with all and any', () => {
     const r = rule({
       when: {
