@@ -127,7 +127,8 @@ export class MemoryStore implements Store {
     }
     // Splice in place: the public arrays are shared with tests that hold on to them.
     const transcriptLines = removeWhere(this.lines, (l) => l.at < epochMs);
-    const auditEntries = removeWhere(this.entries, (e) => e.at < epochMs);
+    // Entries tied to no call are the change audit (rules, tokens): they stay.
+    const auditEntries = removeWhere(this.entries, (e) => e.at < epochMs && e.callSid !== '');
     return { calls, transcriptLines, auditEntries };
   }
 

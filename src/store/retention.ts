@@ -1,5 +1,6 @@
-// Keeps call data no longer than the configured retention: a timer purges calls, transcripts and audit
-// entries older than that. The timer never holds the process open.
+// Keeps call data no longer than the configured retention: a timer purges calls, transcripts and the calls'
+// audit entries older than that; the change audit (rules, tokens), rule versions and tokens stay. The timer
+// never holds the process open.
 import type { PurgeResult, Store } from './types.js';
 
 const DAY_MS = 86_400_000;

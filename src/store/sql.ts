@@ -286,7 +286,8 @@ export class SqlStore implements Store {
         .where(sql<number>`coalesce(ended_at, started_at)`, '<', epochMs)
         .executeTakeFirst();
       const lines = await trx.deleteFrom('transcript_lines').where('at', '<', epochMs).executeTakeFirst();
-      const audit = await trx.deleteFrom('audit_entries').where('at', '<', epochMs).executeTakeFirst();
+      // Entries tied to no call (callSid '') are the change audit: who changed a rule or a token. They stay.
+      const audit = await trx.deleteFrom('audit_entries').where('at', '<', epochMs).where('call_sid', '<>', '').executeTakeFirst();
       return {
         calls: Number(calls.numDeletedRows),
         transcriptLines: Number(lines.numDeletedRows),

@@ -112,6 +112,7 @@ export interface StoredToken extends ApiToken {
 export interface PurgeResult {
   calls: number;
   transcriptLines: number;
+  /** Audit entries of calls; the change audit (entries tied to no call) is never purged. */
   auditEntries: number;
 }
 
@@ -152,7 +153,11 @@ export interface Store {
   revokeToken(id: string, at: number): Promise<boolean>;
 
   // retention
-  /** Deletes calls that ended (or, never ended, started) before `epochMs`, and transcript lines and audit entries older than it. */
+  /**
+   * Deletes call data: calls that ended (or, never ended, started) before `epochMs`, and transcript lines and the
+   * audit entries of calls (assessments, decisions, outcomes, actions on a call…) older than it. Entries tied to no
+   * call (`callSid` `''`: who changed a rule or a token) are kept.
+   */
   purgeBefore(epochMs: number): Promise<PurgeResult>;
 
   close(): Promise<void>;

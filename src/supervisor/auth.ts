@@ -8,6 +8,8 @@ export interface Caller {
   tokenId: string;
   name: string;
   role: TokenRole;
+  /** The SHA-256 of the token's secret, to check the token again later (a long-lived stream does). */
+  tokenHash: string;
 }
 
 declare module 'fastify' {
@@ -82,14 +84,15 @@ export function guard(app: FastifyInstance, opts: AuthOptions): void {
       return deny(reply, 401, 'missing Authorization header: send "Authorization: Bearer <token>" (an admin creates tokens with npm run token -- create)');
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const token = match ? await opts.store.findTokenByHash(hashSecret(match[1]!)) : undefined;
+    const hash = match ? hashSecret(match[1]!) : undefined;
+    const token = hash ? await opts.store.findTokenByHash(hash) : undefined;
     if (!token || token.revokedAt !== undefined) {
       opts.limit.fail(req.ip, at);
       req.log.warn({ ip: req.ip, known: Boolean(token) }, 'supervisor API: authentication failed');
       const why = !match ? 'the Authorization header is not "Bearer <token>"' : token ? 'this token was revoked' : 'unknown token';
       return deny(reply, 401, `${why}: ask an admin for a valid token`);
     }
-    req.caller = { tokenId: token.id, name: token.name, role: token.role };
+    req.caller = { tokenId: token.id, name: token.name, role: token.role, tokenHash: hash! };
     if (token.lastUsedAt === undefined || at - token.lastUsedAt > TOUCH_EVERY_MS) {
       void opts.store.touchToken(token.id, at).catch((err) => req.log.error({ err }, 'could not mark the token used'));
     }
@@ -129,6 +132,15 @@ export function guard(app: FastifyInstance, opts: AuthOptions): void {
 function deny(reply: FastifyReply, status: number, error: string): FastifyReply {
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   return reply.code(status).send({ error });
+}
+
+/**
+ * Whether the caller's token is still good: it exists and is not revoked. Asks the store every time (nothing is
+ * cached), so a revocation made by another instance or the CLI counts at once.
+ */
+export async function tokenStillValid(store: Store, caller: Caller): Promise<boolean> {
+  const token = await store.findTokenByHash(caller.tokenHash);
+  return token !== undefined && token.id === caller.tokenId && token.revokedAt === undefined;
 }
 
 export const actorOf = (req: FastifyRequest): string => `supervisor:${req.caller?.name ?? 'unknown'}`;

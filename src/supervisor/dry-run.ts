@@ -31,6 +31,8 @@ export interface DryRunInput {
 export interface Fired {
   /** Index in the transcript. */
   turn: number;
+  /** When that turn was said, in ms from the start of the call: its `atMs`, or the default spacing when it had none. */
+  atMs: number;
   ruleId: string;
   action: string;
   mode: Rule['mode'];
@@ -90,7 +92,7 @@ export async function dryRun(input: DryRunInput): Promise<DryRunResult> {
     if (matches.length === 0) continue;
     const { act, recorded } = decide('dry-run', matches, firing, { transcriptAt: at, assessedAt: at }, at);
     const report = (d: NonNullable<typeof act>, note: Fired['note']) =>
-      fired.push({ turn: i, ruleId: d.ruleId, action: d.action.type, mode: d.mode, reason: d.reason, note });
+      fired.push({ turn: i, atMs: at, ruleId: d.ruleId, action: d.action.type, mode: d.mode, reason: d.reason, note });
     if (act) report(act, 'acts');
     for (const { decision, note } of recorded) report(decision, note);
     if (act?.action.type === 'handoff' || act?.action.type === 'end_call') {

@@ -12,6 +12,7 @@ import type { Store } from '../store/types.js';
 import type { Classifier } from '../types.js';
 import { FailureLimit, guard } from './auth.js';
 import { openApiComponents, openApiTransform, speakJson } from './http.js';
+import { LiveStreams } from './live-streams.js';
 import { auditRoutes } from './routes/audit.js';
 import { callRoutes } from './routes/calls.js';
 import { eventRoutes } from './routes/events.js';
@@ -29,7 +30,7 @@ export interface SupervisorOptions {
   rules: RuleBook;
   /** Used by the dry run. */
   classifier: Classifier;
-  /** Days to keep calls, transcripts and audit entries; 0 keeps them forever. */
+  /** Days to keep calls, transcripts and the calls' audit entries (not the change audit); 0 keeps them forever. */
   retentionDays: number;
   /** Queue of a supervisor's takeover when the request names none (default `support`). */
   handoffQueue?: string;
@@ -39,13 +40,14 @@ export interface SupervisorOptions {
   rulesRefreshMs?: number;
   /** Failed authentications per client address per minute before 429 (default 10). */
   authFailuresPerMinute?: number;
-  /** SSE heartbeat (default 15 s). */
+  /** SSE heartbeat (default 15 s); each one also checks the stream's token again. */
   eventsHeartbeatMs?: number;
 }
 
 async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promise<void> {
   const { store, rules } = opts;
   const ruleSets = new RuleSets(store, rules);
+  const streams = new LiveStreams();
 
   await app.register(swagger, {
     openapi: {
@@ -65,9 +67,9 @@ async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promis
       guard(api, { store, limit: new FailureLimit(opts.authFailuresPerMinute ?? 10, 60_000) });
       await api.register(callRoutes, { monitor: opts.monitor, store, bus: opts.bus, handoffQueue: opts.handoffQueue ?? 'support' });
       await api.register(ruleRoutes, { ruleSets, store, classifier: opts.classifier });
-      await api.register(tokenRoutes, { store });
+      await api.register(tokenRoutes, { store, streams });
       await api.register(auditRoutes, { store });
-      await api.register(eventRoutes, { bus: opts.bus, heartbeatMs: opts.eventsHeartbeatMs });
+      await api.register(eventRoutes, { bus: opts.bus, store, streams, heartbeatMs: opts.eventsHeartbeatMs });
     },
     { prefix: '/api' },
   );

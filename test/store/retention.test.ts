@@ -1,4 +1,4 @@
-// The retention job: call data older than the retention period goes; rule history and tokens stay.
+// The retention job: call data older than the retention period goes; rule history, tokens and the change audit stay.
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { startRetention } from '../../src/store/retention.js';
@@ -13,7 +13,8 @@ describe('retention', () => {
     await store.saveCall({ callSid: 'CAold', customParameters: {}, startedAt: now - 40 * DAY, endedAt: now - 40 * DAY + 60_000, status: 'ended' });
     await store.saveCall({ callSid: 'CAnew', customParameters: {}, startedAt: now - DAY, endedAt: now - DAY + 60_000, status: 'ended' });
     await store.appendTranscript({ callSid: 'CAold', at: now - 40 * DAY, track: 'inbound', text: 'old' });
-    await store.appendAudit({ at: now - 40 * DAY, callSid: '', kind: 'supervisor', actor: 'supervisor:alice', data: {} });
+    await store.appendAudit({ at: now - 40 * DAY, callSid: 'CAold', kind: 'call', actor: 'twilio', data: {} });
+    await store.appendAudit({ at: now - 40 * DAY, callSid: '', kind: 'supervisor', actor: 'supervisor:alice', data: { change: 'created rule "x"' } });
     await store.saveRuleSet({ actor: 'system', change: 'seed', rules: [], at: now - 400 * DAY });
     const purged: unknown[] = [];
 
@@ -25,6 +26,7 @@ describe('retention', () => {
     expect(purged[1]).toMatchObject({ calls: 0, transcriptLines: 0, auditEntries: 0 });
     expect([...store.calls.keys()]).toEqual(['CAnew']);
     expect(store.lines).toEqual([]);
+    expect(store.entries.map((e) => e.data.change)).toEqual(['created rule "x"']);
     expect(await store.currentRuleSet()).toBeDefined();
   });
 

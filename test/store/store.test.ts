@@ -216,7 +216,7 @@ describe.each(backends)('$name store', (backend) => {
   });
 
   describe('retention', () => {
-    run('purges calls, transcript lines and audit entries older than the cut-off, and nothing newer', async () => {
+    run('purges calls, transcript lines and call audit entries older than the cut-off, and nothing newer', async () => {
       await open();
       const cut = T0 + 1000;
       await store.saveCall({ callSid: 'CAold', customParameters: {}, startedAt: T0, endedAt: T0 + 500, status: 'ended' });
@@ -226,17 +226,32 @@ describe.each(backends)('$name store', (backend) => {
       await store.appendTranscript({ callSid: 'CAold', at: T0 + 1, track: 'inbound', text: 'old' });
       await store.appendTranscript({ callSid: 'CAnew', at: cut + 2, track: 'inbound', text: 'new' });
       await store.appendAudit({ at: T0 + 1, callSid: 'CAold', kind: 'call', actor: 'twilio', data: {} });
-      await store.appendAudit({ at: T0 + 2, callSid: '', kind: 'supervisor', actor: 'supervisor:alice', data: {} });
+      await store.appendAudit({ at: T0 + 2, callSid: 'CAold', kind: 'assessment', actor: 'classifier:local', data: { frustration: 0.9 } });
+      await store.appendAudit({ at: T0 + 3, callSid: 'CAold', kind: 'decision', actor: 'rule:x', decisionId: 'CAold:x:1', data: {} });
+      // A supervisor's action on a call is that call's data.
+      await store.appendAudit({ at: T0 + 4, callSid: 'CAold', kind: 'supervisor', actor: 'supervisor:bob', data: { request: 'POST /api/calls/:callSid/takeover' } });
+      // The change audit, tied to no call: who changed a rule or a token, however old.
+      await store.appendAudit({ at: T0 + 5, callSid: '', kind: 'supervisor', actor: 'supervisor:alice', data: { change: 'created rule "x"' } });
+      await store.appendAudit({ at: T0 + 6, callSid: '', kind: 'supervisor', actor: 'cli', data: { change: 'revoked token tok_1' } });
       await store.appendAudit({ at: cut, callSid: 'CAnew', kind: 'call', actor: 'twilio', data: {} });
       await store.saveRuleSet({ actor: 'system', change: 'seed', rules: [], at: T0 });
+      await store.createToken({ id: 'tok_1', name: 'old-token', role: 'viewer', hash: 'f'.repeat(64), createdAt: T0, revokedAt: T0 + 6 });
 
-      expect(await store.purgeBefore(cut)).toEqual({ calls: 2, transcriptLines: 1, auditEntries: 2 });
+      expect(await store.purgeBefore(cut)).toEqual({ calls: 2, transcriptLines: 1, auditEntries: 4 });
       expect((await store.listCalls()).map((c) => c.callSid).sort()).toEqual(['CAlong', 'CAnew']);
       expect(await store.transcript('CAold')).toEqual([]);
       expect(await store.transcript('CAnew')).toHaveLength(1);
-      expect((await store.queryAudit()).map((e) => e.callSid)).toEqual(['CAnew']);
-      // Rule history is configuration, not call data: retention leaves it alone.
+      expect(await store.audit('CAold')).toEqual([]);
+      expect((await store.queryAudit()).map((e) => [e.callSid, e.data.change ?? e.kind])).toEqual([
+        ['CAnew', 'call'],
+        ['', 'revoked token tok_1'],
+        ['', 'created rule "x"'],
+      ]);
+      // Rule history and tokens are configuration, not call data: retention leaves them alone.
       expect(await store.currentRuleSet()).toBeDefined();
+      expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_1']);
+      // A second purge finds nothing more: the change audit is never counted as purged.
+      expect(await store.purgeBefore(cut)).toEqual({ calls: 0, transcriptLines: 0, auditEntries: 0 });
       await store.close();
     });
   });

@@ -162,12 +162,13 @@ describe('dry run', () => {
     { track: 'inbound', text: 'Fix it now!!!' },
   ];
 
-  it('reports which rule would fire, on which turn and why, and changes nothing', async () => {
+  it('reports which rule would fire, on which turn, when and why, and changes nothing', async () => {
     s = await startApiStack({ rules: [frustration], classifier: scriptedClassifier });
     const r = await s.api('POST', '/api/rules/dry-run', { as: 'viewer', body: { transcript: angry } });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
-      fired: [{ turn: 3, ruleId: 'shouting', action: 'handoff', mode: 'enforce', reason: expect.stringMatching(/^frustration ≥ 0.7 over 2 caller turn/), note: 'acts' }],
+      // No atMs posted: turns are 3 s apart, so the fourth was said at 9 s.
+      fired: [{ turn: 3, atMs: 9000, ruleId: 'shouting', action: 'handoff', mode: 'enforce', reason: expect.stringMatching(/^frustration ≥ 0.7 over 2 caller turn/), note: 'acts' }],
       turns: 4,
       notHeard: [],
       stoppedAt: 3,
@@ -184,8 +185,8 @@ describe('dry run', () => {
     const transcript = [...angry.slice(0, 2), { track: 'inbound', text: 'Get me a real person!' }];
     const r = await s.api('POST', '/api/rules/dry-run', { body: { transcript, rules: candidate } });
     expect(r.body.fired).toEqual([
-      { turn: 1, ruleId: 'any-bang', action: 'alert', mode: 'observe', reason: expect.any(String), note: 'observe' },
-      { turn: 2, ruleId: 'person', action: 'handoff', mode: 'enforce', reason: 'caller asked for a person', note: 'acts' },
+      { turn: 1, atMs: 3000, ruleId: 'any-bang', action: 'alert', mode: 'observe', reason: expect.any(String), note: 'observe' },
+      { turn: 2, atMs: 6000, ruleId: 'person', action: 'handoff', mode: 'enforce', reason: 'caller asked for a person', note: 'acts' },
     ]);
     const bad = await s.api('POST', '/api/rules/dry-run', { body: { transcript, rules: [{ ...candidate[0], when: { type: 'frustration' } }] } });
     expect(bad.status).toBe(400);
@@ -201,7 +202,7 @@ describe('dry run', () => {
       { track: 'inbound', text: 'card number again', atMs: 12_000 },
     ];
     const r = await s.api('POST', '/api/rules/dry-run', { body: { transcript, rules } });
-    expect(r.body.fired.map((f: { turn: number }) => f.turn)).toEqual([0, 2]);
+    expect(r.body.fired.map((f: { turn: number; atMs: number }) => [f.turn, f.atMs])).toEqual([[0, 0], [2, 12_000]]);
     expect(r.body.notHeard).toEqual([1]);
   });
 
@@ -212,7 +213,8 @@ describe('dry run', () => {
     await s.store.saveCall({ callSid, customParameters: {}, startedAt: t0, endedAt: t0 + 9000, status: 'ended' });
     for (const [i, t] of angry.entries()) await s.store.appendTranscript({ callSid, at: t0 + i * 1500, track: t.track as 'inbound', text: t.text });
     const r = await s.api('POST', '/api/rules/dry-run', { as: 'viewer', body: { callSid } });
-    expect(r.body.fired.map((f: { turn: number; ruleId: string }) => [f.turn, f.ruleId])).toEqual([[3, 'shouting']]);
+    // The time of a stored line counts from the call's first one.
+    expect(r.body.fired.map((f: { turn: number; atMs: number; ruleId: string }) => [f.turn, f.atMs, f.ruleId])).toEqual([[3, 4500, 'shouting']]);
     expect((await s.api('POST', '/api/rules/dry-run', { body: { callSid: 'CA' + 'b'.repeat(32) } })).status).toBe(404);
   });
 

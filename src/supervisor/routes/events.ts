@@ -1,18 +1,27 @@
 // GET /api/events: the bus's live events as Server-Sent Events. Text in them is already redacted.
-// A stream ends when its client goes, when it falls too far behind, or when the service closes.
+// A stream ends when its client goes, when it falls too far behind, when its token is revoked (at once through
+// this instance; elsewhere, at the next heartbeat, which checks the token again) or when the service closes.
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Bus } from '../../bus/types.js';
+import type { Store } from '../../store/types.js';
+import { tokenStillValid } from '../auth.js';
+import { LiveStreams } from '../live-streams.js';
 
 export interface EventRoutesOptions {
   bus: Bus;
-  /** A comment line this often keeps proxies from closing an idle stream. */
+  /** Where each heartbeat checks that the stream's token is still good. */
+  store: Store;
+  /** The open streams by token, shared with the route that revokes tokens. */
+  streams?: LiveStreams;
+  /** A comment line this often keeps proxies from closing an idle stream; the token is checked again as often. */
   heartbeatMs?: number;
   /** A client this many bytes behind is dropped rather than buffered without end. */
   maxBufferedBytes?: number;
 }
 
 export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions): Promise<void> {
+  const streams = opts.streams ?? new LiveStreams();
   const open = new Set<ServerResponse>();
   // preClose: open streams would otherwise keep app.close() waiting for their connections.
   app.addHook('preClose', async () => {
@@ -30,6 +39,7 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       },
     },
     (req, reply) => {
+      const caller = req.caller!;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -42,31 +52,54 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       res.write('retry: 3000\n: connected\n\n');
       open.add(res);
 
-      const maxBuffered = opts.maxBufferedBytes ?? 1_000_000;
-      const unsubscribe = opts.bus.subscribe((event) => {
-        if (res.writableLength > maxBuffered) {
-          req.log.warn({ buffered: res.writableLength }, 'supervisor events: client too slow, closing its stream');
-          res.end();
-          return;
-        }
-        res.write(`data: ${JSON.stringify(event)}\n\n`);
-      });
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), opts.heartbeatMs ?? 15_000);
-      heartbeat.unref();
-
       let stopped = false;
+      let forget = () => {};
       const stop = () => {
         if (stopped) return;
         stopped = true;
         unsubscribe();
         clearInterval(heartbeat);
+        forget();
         open.delete(res);
       };
-      res.on('close', stop);
-      req.raw.on('close', () => {
-        if (!res.writableEnded) res.end();
+      /** Ends the stream from this side: nothing more is written to it from here on. */
+      const end = (last = '') => {
         stop();
+        if (!res.writableEnded) res.end(last);
+      };
+
+      const maxBuffered = opts.maxBufferedBytes ?? 1_000_000;
+      const unsubscribe = opts.bus.subscribe((event) => {
+        if (res.writableLength > maxBuffered) {
+          req.log.warn({ buffered: res.writableLength }, 'supervisor events: client too slow, closing its stream');
+          end();
+          return;
+        }
+        res.write(`data: ${JSON.stringify(event)}\n\n`);
       });
+      const revoked = () => {
+        if (stopped) return;
+        req.log.info({ tokenId: caller.tokenId }, 'supervisor events: the token was revoked, closing its stream');
+        end(': token revoked\n\n');
+      };
+      let checking = false;
+      const heartbeat = setInterval(() => {
+        res.write(': ping\n\n');
+        // The token may have been revoked where this instance could not see it (another instance, the CLI).
+        if (checking) return;
+        checking = true;
+        tokenStillValid(opts.store, caller)
+          .then((valid) => valid || revoked())
+          // The store failing is no revocation: the stream stays, and the next heartbeat asks again.
+          .catch((err) => req.log.warn({ err }, 'supervisor events: could not check the token again; the stream stays open'))
+          .finally(() => (checking = false));
+      }, opts.heartbeatMs ?? 15_000);
+      heartbeat.unref();
+      // Last: a token revoked meanwhile ends the stream right here.
+      forget = streams.add(caller.tokenId, revoked);
+
+      res.on('close', stop);
+      req.raw.on('close', () => end());
     },
   );
 }

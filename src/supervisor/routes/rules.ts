@@ -222,7 +222,8 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
             200: z.object({
               fired: z.array(
                 z.object({
-                  turn: z.number().int(),
+                  turn: z.number().int().describe('index of the turn in the transcript'),
+                  atMs: z.number().describe(`when that turn was said, in ms from the start of the call (its atMs; without one, ${DRY_RUN_LIMITS.defaultGapMs} ms after the turn before)`),
                   ruleId: z.string(),
                   action: z.string(),
                   mode: z.enum(['enforce', 'observe']),

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { TOKEN_ROLES, type Store } from '../../store/types.js';
+import type { LiveStreams } from '../live-streams.js';
 import { issueToken } from '../tokens.js';
 import { answers, ApiError } from '../http.js';
 
@@ -15,7 +16,13 @@ const tokenInfo = z.object({
   revokedAt: z.number().nullable(),
 });
 
-export async function tokenRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
+export interface TokenRoutesOptions {
+  store: Store;
+  /** The open live-event streams: a revoked token's end at once. */
+  streams?: LiveStreams;
+}
+
+export async function tokenRoutes(app: FastifyInstance, opts: TokenRoutesOptions): Promise<void> {
   const { store } = opts;
 
   // Who the token is: the dashboard shows it, and offers only what the role may do.
@@ -73,6 +80,10 @@ export async function tokenRoutes(app: FastifyInstance, opts: { store: Store }):
     async (req, reply) => {
       const { id } = req.params as { id: string };
       if (!(await store.revokeToken(id, Date.now()))) throw new ApiError(404, `no token with id ${id}: list them with GET /api/tokens`);
+      // The API refuses the token from now on; its live-event streams on this instance end now too (on the
+      // other instances, at their next heartbeat).
+      const closed = opts.streams?.revoke(id) ?? 0;
+      if (closed > 0) req.log.info({ tokenId: id, streams: closed }, 'revoked token: its live-event streams were closed');
       req.auditDetail = { change: `revoked token ${id}` };
       return reply.code(204).send();
     },
