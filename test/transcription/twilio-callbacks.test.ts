@@ -87,4 +87,6 @@ it('turns callbacks posted out of order back into Utterances in SequenceId order
   ]);
   expect(utterances.every((u) => u.callSid === callSid && u.track === 'inbound' && u.final && u.provider === 'twilio')).toBe(true);
   expect(monitor.session(callSid)!.turns.map((t) => t.text)).toEqual(['I ordered a lamp last week', 'and it arrived broken']);
+  // The stored transcript, which a supervisor reads, is in the same order.
+  expect((await s.service.store.transcript(callSid)).map((l) => l.text)).toEqual(['I ordered a lamp last week', 'and it arrived broken']);
 });
