@@ -75,8 +75,13 @@ export function holds(c: Condition, ctx: RuleContext): string | null {
     }
     case 'sentiment': {
       if (!current?.assessment) return null;
-      const streak = trailingStreak(callerTurns(ctx), (a) => a.sentiment <= c.atMost);
-      return streak.length >= c.turns ? `sentiment ≤ ${c.atMost} over ${streak.length} caller turn(s)` : null;
+      const streak = trailingStreak(callerTurns(ctx), (a, inStreak) =>
+        a.sentiment <= (inStreak && c.releaseAbove !== undefined ? c.releaseAbove : c.atMost),
+      );
+      if (streak.length < c.turns) return null;
+      if ((ctx.now - streak[0]!.at) / 1000 < c.forSeconds) return null;
+      const values = streak.map((t) => t.assessment!.sentiment.toFixed(2)).join(', ');
+      return `sentiment ≤ ${c.atMost} over ${streak.length} caller turn(s) (${values})`;
     }
     case 'sensitive': {
       const hit = current?.assessment?.sensitive.filter((s) => c.categories.includes(s)) ?? [];

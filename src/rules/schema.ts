@@ -8,7 +8,7 @@ const unit = z.number().min(0).max(1);
 export type Condition =
   | { type: 'wants_human'; times: number }
   | { type: 'frustration'; atLeast: number; releaseBelow?: number; turns: number; forSeconds: number }
-  | { type: 'sentiment'; atMost: number; turns: number }
+  | { type: 'sentiment'; atMost: number; releaseAbove?: number; turns: number; forSeconds: number }
   | { type: 'sensitive'; categories: (typeof SENSITIVE_CATEGORIES)[number][] }
   | { type: 'phrase'; phrases: string[]; pattern?: string; track: 'inbound' | 'outbound' | 'any' }
   | { type: 'degraded' }
@@ -35,7 +35,20 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
         message: 'releaseBelow must not be above atLeast',
         path: ['releaseBelow'],
       }),
-    z.object({ type: z.literal('sentiment'), atMost: z.number().min(-1).max(1), turns: z.number().int().min(1).max(50).default(1) }).strict(),
+    z
+      .object({
+        type: z.literal('sentiment'),
+        atMost: z.number().min(-1).max(1),
+        /** Hysteresis: once a streak started, turns at or below this keep it going. */
+        releaseAbove: z.number().min(-1).max(1).optional(),
+        turns: z.number().int().min(1).max(50).default(1),
+        forSeconds: z.number().min(0).max(3600).default(0),
+      })
+      .strict()
+      .refine((c) => c.releaseAbove === undefined || c.releaseAbove >= c.atMost, {
+        message: 'releaseAbove must not be below atMost',
+        path: ['releaseAbove'],
+      }),
     z.object({ type: z.literal('sensitive'), categories: z.array(z.enum(SENSITIVE_CATEGORIES)).min(1) }).strict(),
     z
       .object({

@@ -115,6 +115,21 @@ describe('rule evaluation', () => {
     expect(evaluateRules([degraded], ctx([]))).toHaveLength(0);
   });
 
+  it('holds low sentiment over turns and seconds, with hysteresis', () => {
+    const low = rule({ when: { type: 'sentiment', atMost: -0.5, releaseAbove: -0.2, turns: 3, forSeconds: 10 } });
+    clock = 0;
+    // The third turn is only -0.3: above atMost, but the streak is running and it is not above releaseAbove.
+    const turns = [caller({ sentiment: -0.6 }), caller({ sentiment: -0.7 }), caller({ sentiment: -0.3 })];
+    expect(evaluateRules([low], ctx(turns))[0]!.reason).toBe('sentiment ≤ -0.5 over 3 caller turn(s) (-0.60, -0.70, -0.30)');
+    // A turn above releaseAbove breaks the streak.
+    expect(evaluateRules([low], ctx([caller({ sentiment: -0.6 }), caller({ sentiment: -0.1 }), caller({ sentiment: -0.6 })]))).toHaveLength(0);
+    // Three turns in quick succession do not span 10 s.
+    const quick = turns.map((t, i) => ({ ...t, at: 100_000 + i * 1000 }));
+    expect(evaluateRules([low], ctx(quick))).toHaveLength(0);
+    // releaseAbove below atMost is refused, naming the field.
+    expect(() => parseRule({ id: 'x', action: handoff, when: { type: 'sentiment', atMost: -0.2, releaseAbove: -0.5 } })).toThrow(/when\.releaseAbove/);
+  });
+
   it('matches a phrase as whole words, whatever the case and spacing', () => {
     const hi = rule({ id: 'hi', when: { type: 'phrase', phrases: ['hi', 'real person'] } });
     expect(evaluateRules([hi], ctx([caller({}, 'this is about my bill')]))).toHaveLength(0);

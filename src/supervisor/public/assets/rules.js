@@ -454,7 +454,7 @@ export function describeCondition(c) {
     case 'frustration':
       return `frustration ≥ ${c.atLeast}${(c.turns ?? 1) > 1 ? ` for ${c.turns} turns` : ''}${c.forSeconds ? ` over ${c.forSeconds} s` : ''}`;
     case 'sentiment':
-      return `sentiment ≤ ${c.atMost}${(c.turns ?? 1) > 1 ? ` for ${c.turns} turns` : ''}`;
+      return `sentiment ≤ ${c.atMost}${(c.turns ?? 1) > 1 ? ` for ${c.turns} turns` : ''}${c.forSeconds ? ` over ${c.forSeconds} s` : ''}`;
     case 'wants_human':
       return `caller asks for a person${(c.times ?? 1) > 1 ? ` ${c.times} times` : ''}`;
     case 'sensitive':
