@@ -11,6 +11,8 @@ export interface StreamInfo {
   streamSid: string;
   tracks: Track[];
   customParameters: Record<string, string>;
+  /** The path and query the stream connected to (`/media-stream?…`): a re-created stream connects there again. */
+  path?: string;
   open: boolean;
 }
 

@@ -44,6 +44,8 @@ export interface StreamStart {
   streamSid: string;
   tracks: Track[];
   customParameters: Record<string, string>;
+  /** The path and query of the WebSocket request (`/media-stream?tenant=…`). */
+  path?: string;
 }
 
 export class CallMonitor {
@@ -87,7 +89,7 @@ export class CallMonitor {
     const session = this.#sessionFor(s.callSid);
     if (session.state === 'ended' || session.state === 'handed_off') return undefined;
     session.customParameters = { ...session.customParameters, ...s.customParameters };
-    session.streams.set(s.streamSid, { streamSid: s.streamSid, tracks: s.tracks, customParameters: s.customParameters, open: true });
+    session.streams.set(s.streamSid, { streamSid: s.streamSid, tracks: s.tracks, customParameters: s.customParameters, path: s.path, open: true });
     this.#streamToCall.set(s.streamSid, s.callSid);
     if (session.gate.isOpen) this.#openTranscribers(session, s.tracks);
     this.deps.log.info({ callSid: s.callSid, streamSid: s.streamSid, tracks: s.tracks }, 'stream started');
@@ -471,7 +473,8 @@ export class CallMonitor {
         session.openStreams.map((s) => ({
           sid: s.streamSid,
           spec: {
-            url: mediaStreamUrl,
+            // The same URL, query string included, on our public origin (the only one Twilio can reach).
+            url: s.path ? new URL(s.path, mediaStreamUrl).toString() : mediaStreamUrl,
             name: streamName,
             track: toStreamTrack(s.tracks),
             parameters: s.customParameters,

@@ -54,6 +54,7 @@ export const mediaStreamRoute: FastifyPluginAsync<MediaStreamOptions> = async (a
               streamSid: ev.streamSid,
               tracks: ev.tracks,
               customParameters: ev.customParameters,
+              path: req.url,
             });
             if (!session) {
               log.info({ callSid: ev.callSid }, 'stream for a call that is no longer monitored: closing');

@@ -130,6 +130,23 @@ describe('rules and actions', () => {
     ]);
   });
 
+  it('re-creates a paused stream on the same URL, query string included', async () => {
+    const s = await start([{ id: 'card', when: { type: 'sensitive', categories: ['payment_card'] }, action: { type: 'pause', resumeAfterSeconds: 1 } }], 6);
+    const sc = scenario('reads-card-number');
+    const twiml = s.emulator.initialTwiml(sc).replace('/media-stream"', '/media-stream?tenant=acme&amp;region=eu"');
+    expect(twiml).toContain('media-stream?tenant=acme&amp;region=eu');
+    const call = s.emulator.placeCall(sc, twiml);
+    await call.done;
+    await s.service.monitor.settle();
+    const created = call.events.find((e) => e.kind === 'rest' && e.resource === 'Streams');
+    expect(created).toMatchObject({ status: 200, form: { Url: 'wss://takeover.demo.invalid/media-stream?tenant=acme&region=eu', Name: 'takeover' } });
+    // Twilio connected again there, with a valid signature over that URL.
+    expect(call.events.filter((e) => e.kind === 'stream-open').map((e) => (e as { url: string }).url)).toEqual([
+      'wss://takeover.demo.invalid/media-stream?tenant=acme&region=eu',
+      'wss://takeover.demo.invalid/media-stream?tenant=acme&region=eu',
+    ]);
+  });
+
   it('forgets the words that paused the call: after the resume they are in no handoff summary or task', async () => {
     const s = await start(
       [
