@@ -16,6 +16,7 @@ import type {
   SessionUpdateEvent,
 } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
+import { now } from '../clock.js';
 import type { Track, Utterance } from '../types.js';
 import { AudioBacklog, BYTES_PER_MS } from './audio-backlog.js';
 import type { Transcriber, TranscriberContext, TranscriberFactory, TranscriberHealth } from './transcriber.js';
@@ -555,7 +556,7 @@ export class RealtimeTrackTranscriber implements Transcriber {
       final,
       startMs: times?.startMs === undefined ? undefined : base + times.startMs,
       endMs: times?.endMs === undefined ? undefined : base + times.endMs,
-      receivedAt: Date.now(),
+      receivedAt: now(),
       sequence,
       provider: 'openai',
     };
