@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { now } from '../clock.js';
 import type { Turn } from '../types.js';
 import { loadPrompt, type Prompt } from './llm.js';
-import { redactTurns } from './redact.js';
+import { redact, redactTurns } from './redact.js';
 
 export interface HandoffSummarizer {
   /** Never throws; `source` says which summary was used. */
@@ -75,7 +75,8 @@ export class LlmSummarizer implements HandoffSummarizer {
       );
       const text = res.choices[0]?.message?.content?.trim();
       if (!text) throw new Error('empty answer');
-      return { text: text.slice(0, MAX_CHARS), source: 'llm' as const };
+      // Redacted again: the model saw only redacted text, but may still write out a number it pieced together.
+      return { text: redact(text).slice(0, MAX_CHARS), source: 'llm' as const };
     } catch (err) {
       const late = abort.signal.aborted;
       const fallback = late ? `llm summary missed its ${this.opts.deadlineMs} ms deadline` : `llm summary failed: ${(err as Error).message.slice(0, 120)}`;

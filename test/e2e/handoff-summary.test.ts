@@ -48,6 +48,14 @@ describe('handoff summary', () => {
     expect(request.messages[1].content).toContain('caller asked for a person');
   });
 
+  it('redacts what the model writes, too: a number it pieced together does not reach the task', async () => {
+    llm.reply({ content: 'Caller disputes a charge on card 4111 1111 1111 1111 and can be reached on +1 415 555 0134.' });
+    const task = await taskOf({});
+    expect(task.summary).toContain('disputes a charge');
+    expect(task.summary).not.toMatch(/4111|0134/);
+    expect(task.summary).toMatch(/\[card\]/);
+  });
+
   it('falls back to the caller’s last turns when the LLM misses its deadline, without delaying the handoff much', async () => {
     llm.reply({ content: 'too late', delayMs: 2000 });
     const started = Date.now();
