@@ -40,10 +40,18 @@ const service = await buildService(config, { store });
 const serviceUrl = await service.app.listen({ port: 0, host: '127.0.0.1' });
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
+// How many calls are streaming at once (the ramp starts them over rampMs; each lasts its scenario's length).
+let peakLiveCalls = 0;
+const sampler = setInterval(() => {
+  let live = 0;
+  for (const session of service.monitor.sessions.values()) if (session.openStreams.length > 0) live++;
+  peakLiveCalls = Math.max(peakLiveCalls, live);
+}, 100);
 const cpuStart = process.cpuUsage();
 const wallStart = performance.now();
 child.send({ serviceUrl });
 const done = await next<{ ok: number; calls: number; latenciesMs: number[] }>('done');
+clearInterval(sampler);
 await service.monitor.settle();
 const cpu = process.cpuUsage(cpuStart);
 const wallMs = performance.now() - wallStart;
@@ -54,6 +62,17 @@ const overhead = entries.flatMap((e) => {
   const t = e.kind === 'outcome' ? (e.data.timings as { transcriptAt: number; requestSentAt?: number } | undefined) : undefined;
   return t?.requestSentAt !== undefined ? [t.requestSentAt - t.transcriptAt] : [];
 });
+// Where the time goes, stage by stage (transcript → assessment → decision → request).
+type Timings = { transcriptAt: number; assessedAt: number; decidedAt: number; requestSentAt?: number };
+const timed = entries.flatMap((e) => {
+  const t = e.kind === 'outcome' ? (e.data.timings as Timings | undefined) : undefined;
+  return t?.requestSentAt !== undefined ? [t as Required<Timings>] : [];
+});
+const stagesMs = {
+  toAssessment: percentiles(timed.map((t) => t.assessedAt - t.transcriptAt)),
+  toDecision: percentiles(timed.map((t) => t.decidedAt - t.assessedAt)),
+  toRequest: percentiles(timed.map((t) => t.requestSentAt - t.decidedAt)),
+};
 const classifierMs = entries.flatMap((e) => (e.kind === 'assessment' ? [e.data.latencyMs as number] : []));
 await service.close();
 child.kill();
@@ -61,10 +80,12 @@ child.kill();
 console.log(
   JSON.stringify({
     benchmark: 'decision overhead: transcript received → REST request sent (local classifier)',
-    concurrentCalls: calls,
+    calls,
+    peakLiveCalls,
     scenariosOk: `${done.ok}/${done.calls}`,
     decisions: overhead.length,
     decisionOverheadMs: percentiles(overhead),
+    stagesMs,
     reference: {
       classifierMsPerCallerTurn: percentiles(classifierMs),
       eventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },

@@ -178,8 +178,10 @@ export class ActionExecutor {
   }
 
   #serial<T>(callSid: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.#queues.get(callSid) ?? Promise.resolve();
-    const next = prev.then(task, task);
+    const prev = this.#queues.get(callSid);
+    // Nothing in flight for the call: start now, in the caller's tick, up to the first request. (A hop through the
+    // microtask queue would wait behind whatever the caller still does after deciding, e.g. redacting for the feed.)
+    const next = prev ? prev.then(task, task) : task();
     const tail = next.catch(() => undefined);
     this.#queues.set(callSid, tail);
     void tail.then(() => {
