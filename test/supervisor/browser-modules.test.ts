@@ -7,8 +7,9 @@ const assets = new URL('../../src/supervisor/public/assets/', import.meta.url).h
 const { parseSse } = (await import(`${assets}events.js`)) as {
   parseSse(text: string): { events: { event: string; data: string; id?: string }[]; rest: string };
 };
-const { parseConversation, describeCondition, describeAction } = (await import(`${assets}rules.js`)) as {
+const { parseConversation, describeCondition, describeAction, formatOffset } = (await import(`${assets}rules.js`)) as {
   parseConversation(text: string): { transcript?: { track: string; text: string }[]; error?: string };
+  formatOffset(ms: number): string;
   describeCondition(c: unknown): string;
   describeAction(a: unknown): string;
 };
@@ -42,6 +43,10 @@ describe('a conversation pasted for a dry run', () => {
         { track: 'inbound', text: 'I want to cancel my subscription.' },
       ],
     });
+  });
+
+  it('says when a rule fired, from the start of the call', () => {
+    expect([0, 4_600, 65_000, 600_000].map(formatOffset)).toEqual(['0:00', '0:05', '1:05', '10:00']);
   });
 
   it('says which line has no speaker', () => {

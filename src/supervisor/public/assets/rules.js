@@ -417,6 +417,12 @@ function dryRunNotes(answer, transcript) {
   return notes.length ? h('ul', { class: 'dry-notes' }, notes.map((n) => h('li', {}, n))) : null;
 }
 
+/** 65000 → "1:05", from the start of the call. */
+export function formatOffset(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
 function firedTable(fired, transcript) {
   if (fired.length === 0) return h('p', { class: 'dry-none' }, 'No rule fires on this conversation.');
   return h(
@@ -432,7 +438,7 @@ function firedTable(fired, transcript) {
         return h(
           'tr',
           { 'data-rule-id': f.ruleId, 'data-note': f.note ?? '' },
-          h('td', {}, `#${Number(f.turn) + 1}`, turn ? h('span', { class: 'rule-desc' }, `${turn.track === 'inbound' ? 'Caller' : 'Agent'}: ${turn.text}`) : null),
+          h('td', {}, `#${Number(f.turn) + 1}${typeof f.atMs === 'number' ? ` at ${formatOffset(f.atMs)}` : ''}`, turn ? h('span', { class: 'rule-desc' }, `${turn.track === 'inbound' ? 'Caller' : 'Agent'}: ${turn.text}`) : null),
           h('td', { class: 'mono' }, f.ruleId),
           h('td', {}, typeof f.action === 'string' ? f.action : describeAction(f.action)),
           h('td', {}, NOTE_WORDS[f.note] ?? f.mode ?? ''),
