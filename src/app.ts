@@ -1,5 +1,6 @@
 // Wires the service from configuration: one Fastify app, the call pipeline and its stages.
 // Which implementation each stage gets (classifier, transcriber, store, bus) is decided here and only here.
+import { timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -133,7 +134,12 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
   await app.register(twilioTranscriptionRoute, { monitor, signature });
   await app.register(secureCaptureRoute, { monitor, signature });
   app.get('/health', async () => ({ ok: true, calls: monitor.sessions.size }));
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/metrics', async (req, reply) => {
+    if (config.metricsToken && !bearerMatches(req.headers.authorization, config.metricsToken)) {
+      return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ error: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>' });
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   await app.register(supervisorPlugin, { monitor, store, bus, rules, classifier, retentionDays: config.retentionDays, handoffQueue: config.handoffQueue });
   // After the API, so that @fastify/swagger leaves the dashboard's routes out of /docs/json.
   await app.register(dashboard);
@@ -157,4 +163,11 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
 /** Trust the nearest `n` proxies (a hop count, as proxy-addr understands it). */
 function hops(n: number) {
   return (_address: string, hop: number) => hop < n;
+}
+
+/** Constant-time comparison of a `Bearer <token>` header with the expected token. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -44,6 +44,7 @@ const schema = z.object({
     .transform((u) => u.replace(/\/+$/, ''))
     .default('https://api.twilio.com'),
   ALLOW_UNSIGNED: bool.default(false),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 24)').optional(),
   RULES_FILE: z.string().min(1).default('rules/default.json'),
   HANDOFF_QUEUE: z.string().min(1).max(64).default('support'),
   KEEP_LISTENING_AFTER_HANDOFF: bool.default(false),
@@ -107,6 +108,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** Fastify's trustProxy: whose X-Forwarded-For to believe (client addresses for rate limits and logs). */
   trustProxy: boolean | number | string;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
   /** Public base URL Twilio uses to reach us (https://…); signatures are checked against it. */
   publicUrl: string;
   /** `wss://…/media-stream` as it must appear in TwiML, and as Twilio signs the upgrade. */
@@ -265,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
     trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY,
     publicUrl,
     mediaStreamUrl: `${wsBase}/media-stream`,
