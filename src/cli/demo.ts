@@ -63,7 +63,10 @@ async function main(): Promise<number> {
         console.log(`    ${s.description}`);
         if (line && o.observed.length > 0) {
           const partial = o.triggerFinal ? '' : ' (on the partial transcript)';
-          console.log(`    ${o.latencyMs} ms after the ${line.speaker} said${partial}: "${redact(line.text)}"`);
+          // A line that paused transcription is not shown, as takeover itself withholds it: health details have
+          // nothing to redact.
+          const said = o.observed.includes('pause') ? 'the line that paused transcription (not shown)' : `"${redact(line.text)}"`;
+          console.log(`    ${o.latencyMs} ms after the ${line.speaker} said${partial}: ${said}`);
         }
         if (o.resumed) console.log('    transcription resumed after the pause');
         const requests = call.events.flatMap((e) => (e.kind === 'rest' ? [`${e.resource} ${e.status}`] : []));
