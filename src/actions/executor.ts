@@ -5,7 +5,7 @@ import type { Decision } from '../rules/decide.js';
 import type { HandoffTarget } from '../rules/schema.js';
 import type { AuditEntry } from '../store/types.js';
 import type { Turn } from '../types.js';
-import { classifyRestError, type CallControl, type StreamSpec, type TranscriptionSpec } from './twilio-rest.js';
+import { classifyRestError, withDeadline, type CallControl, type StreamSpec, type TranscriptionSpec } from './twilio-rest.js';
 import { renderTwiml, TWIML_WEBHOOK_MAX_CHARS, TwimlTooLongError } from './twiml.js';
 import { now } from '../clock.js';
 
@@ -315,7 +315,7 @@ export class ActionExecutor {
       const sentAt = now();
       if (decision && decision.timings.requestSentAt === undefined) decision.timings.requestSentAt = sentAt;
       try {
-        const value = await fn();
+        const value = await withDeadline(deadline, fn);
         const answeredAt = now();
         if (decision && decision.timings.answeredAt === undefined) decision.timings.answeredAt = answeredAt;
         this.audit({ kind: 'attempt', callSid, actor, decisionId: decision?.id, data: { step: label, attempt, ok: true, ms: answeredAt - sentAt } });

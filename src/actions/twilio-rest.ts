@@ -1,15 +1,31 @@
 // The only place that calls the Twilio REST API (twilio SDK). Each function is one REST operation
 // on a live call; retries, idempotency and audit live in the executor.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import twilio from 'twilio';
 import type { Config } from '../config.js';
 
 const TWILIO_API = 'https://api.twilio.com';
+/** A request gives up after this long, or sooner when the action it belongs to has less time left. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** The shortest timeout a request gets, so that one sent just before a deadline can still be answered. */
+const MIN_REQUEST_TIMEOUT_MS = 200;
+
+const deadlines = new AsyncLocalStorage<number>();
 
 /**
- * Sends the SDK's requests to another base URL (a local Twilio emulator, or a proxy). The SDK has
- * no base URL option (twilio-facts.md §2.8); an injected RequestClient is its supported extension point.
+ * Runs `fn` (one REST operation) so that its request times out by `deadline` (epoch ms): an attempt started
+ * near an action's deadline does not run the SDK's full timeout past it.
  */
-class BaseUrlRequestClient extends twilio.RequestClient {
+export function withDeadline<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
+  return deadlines.run(deadline, fn);
+}
+
+/**
+ * The SDK's RequestClient with two additions: requests may go to another base URL (a local Twilio emulator, or a
+ * proxy; the SDK has no base URL option, twilio-facts.md §2.8, and an injected RequestClient is its supported
+ * extension point), and each request's timeout is bounded by the deadline of the action that sent it.
+ */
+class TakeoverRequestClient extends twilio.RequestClient {
   constructor(
     private readonly baseUrl: string,
     opts: ConstructorParameters<typeof twilio.RequestClient>[0],
@@ -18,7 +34,11 @@ class BaseUrlRequestClient extends twilio.RequestClient {
   }
 
   override request<T>(opts: Parameters<twilio.RequestClient['request']>[0]) {
-    if (opts.uri.startsWith(TWILIO_API)) opts.uri = this.baseUrl + opts.uri.slice(TWILIO_API.length);
+    if (this.baseUrl !== TWILIO_API && opts.uri.startsWith(TWILIO_API)) opts.uri = this.baseUrl + opts.uri.slice(TWILIO_API.length);
+    const deadline = deadlines.getStore();
+    if (deadline !== undefined) {
+      opts.timeout = Math.max(MIN_REQUEST_TIMEOUT_MS, Math.min(opts.timeout ?? REQUEST_TIMEOUT_MS, deadline - Date.now()));
+    }
     return super.request<T>(opts as never);
   }
 }
@@ -27,9 +47,8 @@ export type TwilioClient = twilio.Twilio;
 
 export function createTwilioClient(cfg: Config['twilio']): TwilioClient {
   // Retries are the executor's job (every attempt is audited), so the SDK's own are off.
-  const requestOpts = { timeout: 10_000, keepAlive: true, autoRetry: false };
-  const httpClient =
-    cfg.apiBaseUrl === TWILIO_API ? new twilio.RequestClient(requestOpts) : new BaseUrlRequestClient(cfg.apiBaseUrl, requestOpts);
+  const requestOpts = { timeout: REQUEST_TIMEOUT_MS, keepAlive: true, autoRetry: false };
+  const httpClient = new TakeoverRequestClient(cfg.apiBaseUrl, requestOpts);
   const [username, password] =
     cfg.apiKeySid && cfg.apiKeySecret ? [cfg.apiKeySid, cfg.apiKeySecret] : [cfg.accountSid, cfg.authToken!];
   return twilio(username, password, { accountSid: cfg.accountSid, httpClient });

@@ -21,12 +21,16 @@ export interface EmulatorOptions {
   speed?: number;
 }
 
-/** An injected failure: the next `times` requests matching `operation` get `status` (and Twilio `code`). */
+/**
+ * An injected failure: the next `times` requests matching `operation` get `status` (and Twilio `code`), or with
+ * `delayMs`, are answered normally that much later (a slow API, as under load).
+ */
 export interface Fault {
   operation: RestOperation;
   status: number;
   code: number;
   times: number;
+  delayMs?: number;
 }
 
 export type RestOperation = 'calls.update' | 'calls.fetch' | 'streams.create' | 'streams.update' | 'recordings.update' | 'transcriptions.create' | 'transcriptions.update';
@@ -103,6 +107,11 @@ export class TwilioEmulator {
     this.faults.push({ operation, status, code, times });
   }
 
+  /** Answers the next `times` requests for `operation` only after `delayMs` (then as usual). */
+  delay(operation: RestOperation, times: number, delayMs: number): void {
+    this.faults.push({ operation, status: 200, code: 0, times, delayMs });
+  }
+
   /** Every REST request the emulator answered, across calls. */
   restLog(): (CallEvent & { kind: 'rest' } & { callSid: string })[] {
     return [...this.calls.values()].flatMap((c) =>
@@ -168,7 +177,8 @@ export class TwilioEmulator {
       try {
         if (params.AccountSid !== this.opts.accountSid) throw notFound;
         const fault = this.#fault(op);
-        if (fault) throw new TwilioError(fault.status, fault.code, fault.status === 429 ? 'Too Many Requests' : 'Service unavailable');
+        if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
+        else if (fault) throw new TwilioError(fault.status, fault.code, fault.status === 429 ? 'Too Many Requests' : 'Service unavailable');
         if (!call) throw notFound;
         const body = handle(call, form, params.Sid ?? '');
         call.logRest('POST', resource, form, 200, this.#users.get(req));

@@ -2,6 +2,7 @@
 // call is gone, executed at most once, one at a time per call, and every attempt on record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionExecutor, type CallHandle } from '../../src/actions/executor.js';
+import type { CallControl } from '../../src/actions/twilio-rest.js';
 import { createTwilioClient, twilioCallControl } from '../../src/actions/twilio-rest.js';
 import type { Decision } from '../../src/rules/decide.js';
 import type { Action } from '../../src/rules/schema.js';
@@ -24,6 +25,7 @@ const scenario: Scenario = {
 let emulator: TwilioEmulator;
 let audit: AuditEntry[];
 let executor: ActionExecutor;
+let control: CallControl;
 
 const handoff: Action = { type: 'handoff', to: { queue: 'billing' }, say: 'One moment & thanks <3' };
 const decision = (callSid: string, action: Action, id = 'r1', mode: 'enforce' | 'observe' = 'enforce'): Decision => ({
@@ -45,7 +47,7 @@ beforeAll(async () => {
   const authToken = sid('tok');
   emulator = new TwilioEmulator({ accountSid, authToken, servicePublicUrl: 'https://t.invalid', serviceLocalUrl: 'http://127.0.0.1:9' });
   const url = await emulator.listen();
-  const control = twilioCallControl(createTwilioClient({ accountSid, authToken, apiKeySid: undefined, apiKeySecret: undefined, apiBaseUrl: url }));
+  control = twilioCallControl(createTwilioClient({ accountSid, authToken, apiKeySid: undefined, apiKeySecret: undefined, apiBaseUrl: url }));
   audit = [];
   executor = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
     deadlineMs: 5000,
@@ -110,6 +112,28 @@ describe('ActionExecutor on the emulator', () => {
     expect(outcome.detail).toContain('gave up');
     expect(callUpdates(call.sid)).toHaveLength(5);
     emulator.faults.length = 0;
+  });
+
+  it('keeps to its deadline when Twilio is slow: a request does not outlive the action it belongs to', async () => {
+    const strict = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
+      deadlineMs: 800,
+      maxAttempts: 5,
+      keepListeningAfterHandoff: false,
+      backoffBaseMs: 5,
+      backoffCapMs: 20,
+    });
+    const call = emulator.placeCall(scenario);
+    emulator.delay('calls.update', 1, 4000);
+    try {
+      const started = Date.now();
+      const outcome = await strict.execute(decision(call.sid, { type: 'end_call' }), noStreams(call.sid));
+      const took = Date.now() - started;
+      expect(outcome.result).toBe('failed');
+      expect(outcome.detail).toMatch(/^gave up: network .*timeout/);
+      expect(took).toBeLessThan(2500);
+    } finally {
+      emulator.faults.length = 0;
+    }
   });
 
   it('records an observe-mode decision as "would have" and calls nothing', async () => {
