@@ -1,6 +1,5 @@
 // The only place that calls the Twilio REST API (twilio SDK). Each function is one REST operation
 // on a live call; retries, idempotency and audit live in the executor.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import twilio from 'twilio';
 import type { Config } from '../config.js';
 
@@ -10,14 +9,23 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** The shortest timeout a request gets, so that one sent just before a deadline can still be answered. */
 const MIN_REQUEST_TIMEOUT_MS = 200;
 
-const deadlines = new AsyncLocalStorage<number>();
+/** The deadline of the REST operation being started, while it is being started. */
+let currentDeadline: number | undefined;
 
 /**
  * Runs `fn` (one REST operation) so that its request times out by `deadline` (epoch ms): an attempt started
- * near an action's deadline does not run the SDK's full timeout past it.
+ * near an action's deadline does not run the SDK's full timeout past it. The SDK builds and hands over its
+ * request synchronously inside the operation's call, so a slot set around that call is enough (no
+ * AsyncLocalStorage: on Node 20 it would put a hook on every promise of the process, the media path's included).
+ * An operation that reached the client later would simply get the full timeout.
  */
 export function withDeadline<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
-  return deadlines.run(deadline, fn);
+  currentDeadline = deadline;
+  try {
+    return fn();
+  } finally {
+    currentDeadline = undefined;
+  }
 }
 
 /**
@@ -35,7 +43,7 @@ class TakeoverRequestClient extends twilio.RequestClient {
 
   override request<T>(opts: Parameters<twilio.RequestClient['request']>[0]) {
     if (this.baseUrl !== TWILIO_API && opts.uri.startsWith(TWILIO_API)) opts.uri = this.baseUrl + opts.uri.slice(TWILIO_API.length);
-    const deadline = deadlines.getStore();
+    const deadline = currentDeadline;
     if (deadline !== undefined) {
       opts.timeout = Math.max(MIN_REQUEST_TIMEOUT_MS, Math.min(opts.timeout ?? REQUEST_TIMEOUT_MS, deadline - Date.now()));
     }
