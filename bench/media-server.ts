@@ -42,57 +42,57 @@ const send = (m: object) => process.send!(m);
 let counts: () => { frames: number; framesDropped?: number; appends?: number; sessions?: number } = () => ({ frames: 0 });
 let url: string;
 
-if (mode === 'reference') {
+/** A bare ws server, no service: each connection goes to `onConnection`. Returns its /media-stream URL. */
+async function bareServer(onConnection: (twilio: WebSocket) => void): Promise<string> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((r) => wss.once('listening', r));
+  wss.on('connection', onConnection);
+  return `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
+}
+
+/** For a bare forwarder: a socket to the double per Twilio stream, with a transcription session, closed with it. */
+function bareProvider(twilio: WebSocket): WebSocket {
+  const provider = new WebSocket(values['double-url']!, { headers: { Authorization: 'Bearer sk-bench' }, perMessageDeflate: false });
+  provider.on('open', () =>
+    provider.send(JSON.stringify({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' } } } } })),
+  );
+  provider.on('message', () => {});
+  provider.on('error', () => {});
+  twilio.on('close', () => provider.close());
+  return provider;
+}
+
+if (mode === 'reference') {
   let parsed = 0;
-  wss.on('connection', (ws) =>
+  url = await bareServer((ws) =>
     ws.on('message', (data) => {
       JSON.parse((data as Buffer).toString('utf8'));
       parsed++;
     }),
   );
   counts = () => ({ frames: parsed });
-  url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
 } else if (mode === 'naive') {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => wss.once('listening', r));
   let forwarded = 0;
-  let appends = 0;
-  wss.on('connection', (twilio) => {
-    const provider = new WebSocket(values['double-url']!, { headers: { Authorization: 'Bearer sk-bench' }, perMessageDeflate: false });
-    provider.on('open', () =>
-      provider.send(JSON.stringify({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' } } } } })),
-    );
-    provider.on('message', () => {});
-    provider.on('error', () => {});
+  url = await bareServer((twilio) => {
+    const provider = bareProvider(twilio);
     twilio.on('message', (data) => {
       const msg = JSON.parse((data as Buffer).toString('utf8')) as { event: string; media?: { payload: string } };
       if (msg.event !== 'media' || provider.readyState !== WebSocket.OPEN) return;
       const audio = Buffer.from(msg.media!.payload, 'base64').toString('base64');
       provider.send(JSON.stringify({ type: 'input_audio_buffer.append', audio }));
       forwarded++;
-      appends++;
     });
-    twilio.on('close', () => provider.close());
   });
-  counts = () => ({ frames: forwarded, appends });
-  url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
+  // One append per frame.
+  counts = () => ({ frames: forwarded, appends: forwarded });
 } else if (mode === 'floor') {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => wss.once('listening', r));
   const framesPerAppend = Math.max(1, Math.round(Number(values['batch-ms']) / 20));
   // An append carrying framesPerAppend frames of 160 μ-law bytes: what goes out, byte for byte in length.
   const append = Buffer.from(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(160 * framesPerAppend, 0xff).toString('base64') }));
   let forwarded = 0;
   let appends = 0;
-  wss.on('connection', (twilio) => {
-    const provider = new WebSocket(values['double-url']!, { headers: { Authorization: 'Bearer sk-bench' }, perMessageDeflate: false });
-    provider.on('open', () =>
-      provider.send(JSON.stringify({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' } } } } })),
-    );
-    provider.on('message', () => {});
-    provider.on('error', () => {});
+  url = await bareServer((twilio) => {
+    const provider = bareProvider(twilio);
     let held = 0;
     twilio.on('message', (data) => {
       const msg = JSON.parse((data as Buffer).toString('utf8')) as { event: string };
@@ -103,10 +103,8 @@ if (mode === 'reference') {
       provider.send(append, { binary: false });
       appends++;
     });
-    twilio.on('close', () => provider.close());
   });
   counts = () => ({ frames: forwarded, appends });
-  url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/media-stream`;
 } else if (mode === 'receiving' || mode === 'connected' || mode === 'forwarding') {
   let transcribers: TranscriberFactory = twilioTranscription;
   if (mode !== 'receiving') {
