@@ -6,21 +6,12 @@ import type { CallControl } from '../../src/actions/twilio-rest.js';
 import { createTwilioClient, twilioCallControl } from '../../src/actions/twilio-rest.js';
 import type { Decision } from '../../src/rules/decide.js';
 import type { Action } from '../../src/rules/schema.js';
+import type { EmulatedCall } from '../../src/simulator/call.js';
 import { TwilioEmulator } from '../../src/simulator/emulator.js';
-import type { Scenario } from '../../src/simulator/scenario.js';
 import type { AuditEntry } from '../../src/store/types.js';
-import { sid } from '../support/twilio-client.js';
+import { quietCall, sid } from '../support/twilio-client.js';
 
-const scenario: Scenario = {
-  name: 'quiet',
-  description: 'a long quiet call',
-  from: '+15550100001',
-  to: '+15550100099',
-  parameters: {},
-  recording: true,
-  expect: { outcome: 'none' },
-  lines: [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }],
-};
+const scenario = quietCall('quiet', 'a long quiet call', true);
 
 let emulator: TwilioEmulator;
 let audit: AuditEntry[];
@@ -40,6 +31,18 @@ const decision = (callSid: string, action: Action, id = 'r1', mode: 'enforce' | 
   timings: { transcriptAt: Date.now(), assessedAt: Date.now(), decidedAt: Date.now() },
 });
 const noStreams = (callSid: string): CallHandle => ({ callSid, streams: () => [], transcription: () => undefined });
+/** A live call with a <Start><Stream> fork, and the handle the service would have of it. */
+function callWithStream(): { call: EmulatedCall; handle: CallHandle } {
+  const call = emulator.placeCall(scenario);
+  const s = call.createStream({ url: 'wss://t.invalid/media-stream', name: 'takeover', track: 'inbound_track', parameters: {} });
+  const handle: CallHandle = {
+    callSid: call.sid,
+    // As the service knows it (its own socket to nowhere may have closed already; Twilio still has the stream).
+    streams: () => [{ sid: s.sid, spec: { url: s.url, name: 'takeover', track: 'inbound_track', parameters: {} } }],
+    transcription: () => undefined,
+  };
+  return { call, handle };
+}
 const callUpdates = (callSid: string) => emulator.restLog().filter((r) => r.callSid === callSid && r.resource === 'Calls');
 
 beforeAll(async () => {
@@ -165,14 +168,7 @@ describe('ActionExecutor on the emulator', () => {
   });
 
   it('counts a call as handed off once its TwiML changed, even when our stream cannot be stopped after', async () => {
-    const call = emulator.placeCall(scenario);
-    const s = call.createStream({ url: 'wss://t.invalid/media-stream', name: 'takeover', track: 'inbound_track', parameters: {} });
-    const handle: CallHandle = {
-      callSid: call.sid,
-      // As the service knows it (its own socket to nowhere may have closed already; Twilio still has the stream).
-      streams: () => [{ sid: s.sid, spec: { url: s.url, name: 'takeover', track: 'inbound_track', parameters: {} } }],
-      transcription: () => undefined,
-    };
+    const { call, handle } = callWithStream();
     emulator.inject('streams.update', 10, 500);
     try {
       const outcome = await executor.execute(decision(call.sid, handoff), handle);
@@ -190,14 +186,7 @@ describe('ActionExecutor on the emulator', () => {
   });
 
   it('pauses the recording before anything else, so Twilio keeps as little of the private stretch as it can', async () => {
-    const call = emulator.placeCall(scenario);
-    const s = call.createStream({ url: 'wss://t.invalid/media-stream', name: 'takeover', track: 'inbound_track', parameters: {} });
-    const handle: CallHandle = {
-      callSid: call.sid,
-      // As the service knows it (its own socket to nowhere may have closed already; Twilio still has the stream).
-      streams: () => [{ sid: s.sid, spec: { url: s.url, name: 'takeover', track: 'inbound_track', parameters: {} } }],
-      transcription: () => undefined,
-    };
+    const { call, handle } = callWithStream();
     const outcome = await executor.execute(decision(call.sid, { type: 'pause', resumeAfterSeconds: 0 }), handle);
     expect(outcome.result).toBe('done');
     const order = emulator.restLog().filter((r) => r.callSid === call.sid).map((r) => `${r.resource} ${r.form.Status ?? ''}`.trim());

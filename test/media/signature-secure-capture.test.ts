@@ -6,24 +6,14 @@ import { RuleBook } from '../../src/rules/rule-book.js';
 import { parseRuleSet } from '../../src/rules/schema.js';
 import type { EmulatedCall } from '../../src/simulator/call.js';
 import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
-import type { Scenario } from '../../src/simulator/scenario.js';
-import { eventually, postCallback, sid } from '../support/twilio-client.js';
+import { eventually, postCallback, quietCall, sid } from '../support/twilio-client.js';
 
 const returnUrl = 'https://agent.example.com/voice';
 const path = `/twilio/secure-capture?return=${encodeURIComponent(returnUrl)}`;
 
 // A call that stays up and quiet; the test plays Twilio's callbacks itself. At speed 0.1 the emulator's own
 // caller takes 100 s at the <Pay>, so it never posts the action URL while the test runs.
-const quiet: Scenario = {
-  name: 'secure-capture-signature',
-  description: 'a quiet call sent to secure capture by the transcript the test posts',
-  from: '+15550100001',
-  to: '+15550100099',
-  parameters: {},
-  recording: false,
-  expect: { outcome: 'none' },
-  lines: [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }],
-};
+const quiet = quietCall('secure-capture-signature', 'a quiet call sent to secure capture by the transcript the test posts');
 
 let stack: LocalStack;
 let call: EmulatedCall;

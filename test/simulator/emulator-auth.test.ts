@@ -4,19 +4,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioEmulator } from '../../src/simulator/emulator.js';
 import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
-import { loadScenarios, type Scenario } from '../../src/simulator/scenario.js';
-import { sid } from '../support/twilio-client.js';
+import { loadScenarios } from '../../src/simulator/scenario.js';
+import { quietCall, sid } from '../support/twilio-client.js';
 
-const quiet: Scenario = {
-  name: 'auth-check',
-  description: 'a long quiet call to act on',
-  from: '+15550100001',
-  to: '+15550100099',
-  parameters: {},
-  recording: false,
-  expect: { outcome: 'none' },
-  lines: [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }],
-};
+const quiet = quietCall('auth-check', 'a long quiet call to act on');
 
 describe('Basic auth on the emulator', () => {
   const accountSid = sid('AC');

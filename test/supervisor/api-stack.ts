@@ -2,10 +2,24 @@
 import { RuleBook } from '../../src/rules/rule-book.js';
 import { parseRuleSet, type RuleInput } from '../../src/rules/schema.js';
 import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
+import { scenarioSchema, type Scenario } from '../../src/simulator/scenario.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store, TokenRole } from '../../src/store/types.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
 import type { Classifier } from '../../src/types.js';
+
+/** A call that stays up long enough for a person to act: the caller pauses for a long while before the last line. */
+export const LONG_CALL: Scenario = scenarioSchema.parse({
+  name: 'long-call',
+  description: 'A calm caller who takes their time.',
+  expect: { outcome: 'none' },
+  recording: true,
+  lines: [
+    { speaker: 'agent', text: 'Thanks for calling Acme Home. How can I help you today?' },
+    { speaker: 'caller', text: 'I have a question about my last bill.' },
+    { speaker: 'caller', text: 'Let me find it.', gapMs: 120_000 },
+  ],
+});
 
 export interface ApiStack extends LocalStack {
   store: Store;

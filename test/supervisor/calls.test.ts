@@ -2,22 +2,10 @@
 // pauses and resumes transcription, ends it; the emulator records each REST request the service made.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmulatedCall } from '../../src/simulator/call.js';
-import { loadScenarios, scenarioSchema, type Scenario } from '../../src/simulator/scenario.js';
+import { loadScenarios, type Scenario } from '../../src/simulator/scenario.js';
 import { eventually } from '../support/twilio-client.js';
-import { startApiStack, type ApiStack } from './api-stack.js';
+import { LONG_CALL, startApiStack, type ApiStack } from './api-stack.js';
 
-/** A call that stays up long enough for a person to act: the caller pauses for a long while before the last line. */
-const LONG_CALL: Scenario = scenarioSchema.parse({
-  name: 'long-call',
-  description: 'A calm caller who takes their time.',
-  expect: { outcome: 'none' },
-  recording: true,
-  lines: [
-    { speaker: 'agent', text: 'Thanks for calling Acme Home. How can I help you today?' },
-    { speaker: 'caller', text: 'I have a question about my last bill.' },
-    { speaker: 'caller', text: 'Let me find it.', gapMs: 120_000 },
-  ],
-});
 
 const rest = (call: EmulatedCall) =>
   call.events.filter((e): e is Extract<typeof e, { kind: 'rest' }> => e.kind === 'rest').map((e) => ({ resource: e.resource, form: e.form, status: e.status }));

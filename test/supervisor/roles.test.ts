@@ -5,23 +5,10 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuleInput } from '../../src/rules/schema.js';
 import type { EmulatedCall } from '../../src/simulator/call.js';
-import { scenarioSchema } from '../../src/simulator/scenario.js';
 import type { AuditEntry, TokenRole } from '../../src/store/types.js';
 import { eventually } from '../support/twilio-client.js';
-import { startApiStack, type ApiStack } from './api-stack.js';
+import { LONG_CALL, startApiStack, type ApiStack } from './api-stack.js';
 
-/** A call that stays up, so that a refused action has a live call it could have changed. */
-const LONG_CALL = scenarioSchema.parse({
-  name: 'long-call',
-  description: 'A calm caller who takes their time.',
-  expect: { outcome: 'none' },
-  recording: true,
-  lines: [
-    { speaker: 'agent', text: 'Thanks for calling Acme Home. How can I help you today?' },
-    { speaker: 'caller', text: 'I have a question about my last bill.' },
-    { speaker: 'caller', text: 'Let me find it.', gapMs: 120_000 },
-  ],
-});
 
 const RULE = { id: 'polite-bye', when: { type: 'phrase', phrases: ['goodbye'] }, action: { type: 'alert' } } satisfies RuleInput;
 const UNKNOWN_CALL = `CA${'f'.repeat(32)}`;

@@ -4,8 +4,23 @@ import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
 import WebSocket from 'ws';
 import type { LocalStack } from '../../src/simulator/local-stack.js';
+import type { Scenario } from '../../src/simulator/scenario.js';
 
 export const sid = (prefix: string) => prefix + randomBytes(16).toString('hex');
+
+/** A call that stays up and says nothing for a minute after "hello": for tests that act on a live call themselves. */
+export function quietCall(name: string, description: string, recording = false): Scenario {
+  return {
+    name,
+    description,
+    from: '+15550100001',
+    to: '+15550100099',
+    parameters: {},
+    recording,
+    expect: { outcome: 'none' },
+    lines: [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }],
+  };
+}
 
 /** Opens /media-stream signed over `signedUrl` (default: the public wss URL). Resolves on open; rejects with the HTTP status. */
 export function openStream(
