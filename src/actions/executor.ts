@@ -5,7 +5,7 @@ import type { Decision } from '../rules/decide.js';
 import type { HandoffTarget } from '../rules/schema.js';
 import type { AuditEntry } from '../store/types.js';
 import type { Turn } from '../types.js';
-import { classifyRestError, withDeadline, type CallControl, type StreamSpec, type TranscriptionSpec } from './twilio-rest.js';
+import { classifyRestError, withDeadline, type CallControl, type RestFailure, type StreamSpec, type TranscriptionSpec } from './twilio-rest.js';
 import { renderTwiml, TWIML_WEBHOOK_MAX_CHARS, TwimlTooLongError } from './twiml.js';
 import { now } from '../clock.js';
 
@@ -254,8 +254,7 @@ export class ActionExecutor {
       await this.#stopListening(callSid, call, step, 'after handoff');
       return '';
     } catch (err) {
-      const f = classifyRestError(err);
-      return `; our stream could not be stopped (${f.status ?? 'network'} ${f.code ?? ''} ${f.message})`.replace(/\s+\)/, ')');
+      return `; our stream could not be stopped (${describeFailure(classifyRestError(err))})`;
     }
   }
 
@@ -349,7 +348,7 @@ export class ActionExecutor {
     const f = classifyRestError(err);
     return this.#outcome(callSid, actor, decision, {
       result: 'failed',
-      detail: `${f.kind === 'fatal' ? 'refused' : 'gave up'}: ${f.status ?? 'network'} ${f.code ?? ''} ${f.message}`.trim(),
+      detail: `${f.kind === 'fatal' ? 'refused' : 'gave up'}: ${describeFailure(f)}`,
     });
   }
 
@@ -359,6 +358,11 @@ export class ActionExecutor {
     this.audit({ kind: 'outcome', callSid, actor, decisionId: decision?.id, data });
     return outcome;
   }
+}
+
+/** "500 20500 Service unavailable", "network timeout of 200ms exceeded": status (or network), Twilio code, message. */
+function describeFailure(f: RestFailure): string {
+  return [f.status ?? 'network', f.code, f.message].filter((x) => x !== undefined && x !== '').join(' ');
 }
 
 function ignoreGone(err: unknown): void {

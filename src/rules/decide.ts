@@ -50,12 +50,10 @@ export function decide(
   now: number,
 ): Decided {
   const fresh: Decision[] = [];
-  const episodes = new Map<string, number>();
   for (const { rule, reason } of matches) {
     const last = firing.get(rule.id);
     if (last && now - last.lastFiredAt < rule.cooldownSeconds * 1000) continue;
     const episode = (last?.episode ?? 0) + 1;
-    episodes.set(rule.id, episode);
     fresh.push({
       id: `${callSid}:${rule.id}:${episode}`,
       callSid,
@@ -79,7 +77,7 @@ export function decide(
   // A rule that acted, observed or alerted starts its cooldown and episode. An outranked one does not: it did
   // nothing, and if the winner fails (or is a handoff that could not happen), it must be free to act next turn.
   for (const d of fresh) {
-    if (d === act || d.mode === 'observe' || d.action.type === 'alert') firing.set(d.ruleId, { lastFiredAt: now, episode: episodes.get(d.ruleId)! });
+    if (d === act || d.mode === 'observe' || d.action.type === 'alert') firing.set(d.ruleId, { lastFiredAt: now, episode: (firing.get(d.ruleId)?.episode ?? 0) + 1 });
   }
   const recorded: Decided['recorded'] = fresh
     .filter((d) => d !== act)

@@ -64,24 +64,13 @@ export function holds(c: Condition, ctx: RuleContext): string | null {
     }
     case 'frustration': {
       if (!current?.assessment) return null;
-      const streak = trailingStreak(callerTurns(ctx), (a, inStreak) =>
-        a.frustration >= (inStreak && c.releaseBelow !== undefined ? c.releaseBelow : c.atLeast),
-      );
-      if (streak.length < c.turns) return null;
-      const span = (ctx.now - streak[0]!.at) / 1000;
-      if (span < c.forSeconds) return null;
-      const values = streak.map((t) => t.assessment!.frustration.toFixed(2)).join(', ');
-      return `frustration ≥ ${c.atLeast} over ${streak.length} caller turn(s) (${values})`;
+      const streak = sustained(ctx, c, (a) => a.frustration, (v) => v >= c.atLeast, (v) => v >= (c.releaseBelow ?? c.atLeast));
+      return streak && `frustration ≥ ${c.atLeast} over ${streak}`;
     }
     case 'sentiment': {
       if (!current?.assessment) return null;
-      const streak = trailingStreak(callerTurns(ctx), (a, inStreak) =>
-        a.sentiment <= (inStreak && c.releaseAbove !== undefined ? c.releaseAbove : c.atMost),
-      );
-      if (streak.length < c.turns) return null;
-      if ((ctx.now - streak[0]!.at) / 1000 < c.forSeconds) return null;
-      const values = streak.map((t) => t.assessment!.sentiment.toFixed(2)).join(', ');
-      return `sentiment ≤ ${c.atMost} over ${streak.length} caller turn(s) (${values})`;
+      const streak = sustained(ctx, c, (a) => a.sentiment, (v) => v <= c.atMost, (v) => v <= (c.releaseAbove ?? c.atMost));
+      return streak && `sentiment ≤ ${c.atMost} over ${streak}`;
     }
     case 'sensitive': {
       const hit = current?.assessment?.sensitive.filter((s) => c.categories.includes(s)) ?? [];
@@ -123,6 +112,23 @@ export function holds(c: Condition, ctx: RuleContext): string | null {
       return null;
     }
   }
+}
+
+/**
+ * A threshold held over the last caller turns: at least `turns` in a row ending with the latest, spanning at least
+ * `forSeconds`, where a turn starts the run if `enters` and keeps it going if `stays` (hysteresis). Says how
+ * ("2 caller turn(s) (0.85, 0.79)"), or null.
+ */
+function sustained(
+  ctx: RuleContext,
+  c: { turns: number; forSeconds: number },
+  value: (a: Assessment) => number,
+  enters: (v: number) => boolean,
+  stays: (v: number) => boolean,
+): string | null {
+  const streak = trailingStreak(callerTurns(ctx), (a, inStreak) => (inStreak ? stays : enters)(value(a)));
+  if (streak.length < c.turns || (ctx.now - streak[0]!.at) / 1000 < c.forSeconds) return null;
+  return `${streak.length} caller turn(s) (${streak.map((t) => value(t.assessment!).toFixed(2)).join(', ')})`;
 }
 
 type PhraseCondition = Extract<Condition, { type: 'phrase' }>;

@@ -41,7 +41,7 @@ export interface TwilioTranscriptionOptions {
 
 export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOptions> = async (app, opts) => {
   const { monitor } = opts;
-  const orders = new Map<string, { order: SequenceOrder<Received>; lastSeen: number; lastDelivered: number }>();
+  const orders = new Map<string, { order: SequenceOrder<Received>; lastSeen: number }>();
   // A transcription whose 'stopped' callback never came (the call dropped) is forgotten after a quiet spell.
   const sweep = setInterval(() => {
     const cutoff = Date.now() - IDLE_MS;
@@ -124,17 +124,14 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
       } else {
         let entry = orders.get(cb.TranscriptionSid);
         if (!entry) {
-          const e: { order: SequenceOrder<Received>; lastSeen: number; lastDelivered: number } = {
-            // One held for an earlier one counts as received with it: stored lines (ordered by time) then keep
-            // SequenceId order too.
-            order: new SequenceOrder<Received>((item) => {
-              e.lastDelivered = item.receivedAt = Math.max(item.receivedAt, e.lastDelivered);
-              handle(item);
-            }),
-            lastSeen: 0,
-            lastDelivered: 0,
-          };
-          entry = e;
+          // One held for an earlier one counts as received with it: stored lines (ordered by time) then keep
+          // SequenceId order too.
+          let lastDelivered = 0;
+          const order = new SequenceOrder<Received>((item) => {
+            lastDelivered = item.receivedAt = Math.max(item.receivedAt, lastDelivered);
+            handle(item);
+          });
+          entry = { order, lastSeen: 0 };
           orders.set(cb.TranscriptionSid, entry);
         }
         entry.lastSeen = receivedAt;
