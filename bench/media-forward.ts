@@ -109,8 +109,8 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
   const server = child('./media-server.ts', args, SERVER_NODE_FLAGS);
   const load = child('./media-load.ts');
   try {
-    const { url } = await next<{ url: string }>(server, 'listening');
-    load.send({ type: 'run', url, streams, tracks: mode === 'connected' ? ['inbound', 'outbound'] : ['inbound'] });
+    const { url, accountSid } = await next<{ url: string; accountSid: string }>(server, 'listening');
+    load.send({ type: 'run', url, accountSid, streams, tracks: mode === 'connected' ? ['inbound', 'outbound'] : ['inbound'] });
     await next(load, 'ready');
     await sleep(warmup);
     const profile = values['cpu-prof'];

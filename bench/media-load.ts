@@ -23,7 +23,7 @@ let timer: NodeJS.Timeout | undefined;
 /** 2 s of speech then 1 s of silence, over and over: server VAD sees turns, as on a real call. */
 const payload = (chunk: number) => (chunk % 150 < 100 ? toneFrame(chunk, 220) : SILENT_FRAME);
 
-function open(url: string, i: number, count: number, tracks: string[]): Promise<Stream> {
+function open(url: string, accountSid: string, i: number, count: number, tracks: string[]): Promise<Stream> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   const s: Stream = { ws, sid: 'MZ' + hex(), offsetMs: (i / count) * FRAME_MS, seq: 0, chunk: 0 };
   return new Promise((resolve, reject) => {
@@ -37,7 +37,7 @@ function open(url: string, i: number, count: number, tracks: string[]): Promise<
           streamSid: s.sid,
           start: {
             streamSid: s.sid,
-            accountSid: 'AC' + hex(),
+            accountSid,
             callSid: 'CA' + hex(),
             tracks,
             customParameters: { from: '+15550100001', to: '+15550100099' },
@@ -65,12 +65,12 @@ function tick(): void {
 
 // `tracks`: what the start message announces (media frames are always inbound): announcing both tracks to a
 // service that transcribes only the outbound one opens a provider session per call that gets no audio.
-process.on('message', async (m: { type: 'run'; url: string; streams: number; tracks?: string[] } | { type: 'stop' }) => {
+process.on('message', async (m: { type: 'run'; url: string; accountSid: string; streams: number; tracks?: string[] } | { type: 'stop' }) => {
   if (m.type === 'run') {
     sent = 0;
     streams = [];
     for (let i = 0; i < m.streams; i += 50) {
-      const batch = Array.from({ length: Math.min(50, m.streams - i) }, (_, j) => open(m.url, i + j, m.streams, m.tracks ?? ['inbound']));
+      const batch = Array.from({ length: Math.min(50, m.streams - i) }, (_, j) => open(m.url, m.accountSid, i + j, m.streams, m.tracks ?? ['inbound']));
       streams.push(...(await Promise.all(batch)));
     }
     t0 = performance.now();

@@ -12,7 +12,7 @@
 //                      the streams announce both tracks but send only inbound frames. What open provider
 //                      sessions cost before any frame is forwarded.
 //   --mode forwarding  the service, forwarding to the OpenAI Realtime double at --double-url
-// Messages: it sends {type:'listening', url}; on {type:'snapshot'} it answers with its CPU time and counts;
+// Messages: it sends {type:'listening', url, accountSid}; on {type:'snapshot'} it answers with its CPU time and counts;
 // on {type:'profile', dir, label, start|stop} it starts or writes a V8 CPU profile.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,8 @@ const send = (m: object) => process.send!(m);
 /** Frames handled so far, and for forwarding what left for the double. */
 let counts: () => { frames: number; framesDropped?: number; appends?: number; sessions?: number } = () => ({ frames: 0 });
 let url: string;
+/** The service's account: the load's `start` messages name it, or the service refuses their streams. */
+const accountSid = 'AC' + randomBytes(16).toString('hex');
 
 /** A bare ws server, no service: each connection goes to `onConnection`. Returns its /media-stream URL. */
 async function bareServer(onConnection: (twilio: WebSocket) => void): Promise<string> {
@@ -127,7 +129,7 @@ if (mode === 'reference') {
     PORT: '0',
     HOST: '127.0.0.1',
     ALLOW_UNSIGNED: '1',
-    TWILIO_ACCOUNT_SID: 'AC' + randomBytes(16).toString('hex'),
+    TWILIO_ACCOUNT_SID: accountSid,
     TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex'),
     TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
     CLASSIFIER: 'local',
@@ -163,4 +165,4 @@ process.on('message', async (m: { type: 'snapshot' } | { type: 'profile'; start?
     send({ type: 'profiled' });
   }
 });
-send({ type: 'listening', url });
+send({ type: 'listening', url, accountSid });

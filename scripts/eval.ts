@@ -1,9 +1,16 @@
-// Scores the local classifier (npm run eval) on data it was not trained or tuned on, and prints one JSON object:
-// frustration on GoEmotions dev, wants-human and sensitive on the held-aside 20% (by text hash).
+// Scores the local classifier and the running rules (npm run eval) on data they were not trained or tuned on, and
+// prints one JSON object (or, with --format text, a readable table): per-utterance figures on the public sets, and
+// whole conversations replayed through the rules as a live call decides (false takeovers, requests, upset callers).
+//
+//   npm run eval -- [--split test|dev] [--rules FILE] [--format json|text] [--examples N]
 
+import { parseArgs } from 'node:util';
 import { LocalClassifier } from '../src/classification/local.js';
 import type { SensitiveCategory, Turn } from '../src/types.js';
 import { STRICT_ENTITIES, isFrustrated, isHeldAside, loadBitext, loadGoEmotions, loadPresidio } from './classifier-data.js';
+import { loadRasaHandoff, loadSet, loadTaskmaster, type Split } from './conversations.js';
+import { formatText } from './eval-text.js';
+import { DEFAULT_RULES_FILE, falseTakeovers, loadRules, personRequests, replay, upsetCallers } from './replay.js';
 import { sensitiveSamples } from './sensitive-samples.js';
 
 const STRICT: SensitiveCategory[] = ['payment_card', 'government_id', 'bank_account'];
@@ -32,7 +39,27 @@ function scores(c: Counts): { precision: number; recall: number; f1: number; n: 
   return { precision: r(precision), recall: r(recall), f1: r(f1), n: c.tp + c.fp + c.fn + c.tn, positives: c.tp + c.fn };
 }
 
-function main(): void {
+function options(): { split: Split; rules: string; format: 'json' | 'text'; examples: number } {
+  const usage = 'usage: npm run eval -- [--split test|dev] [--rules FILE] [--format json|text] [--examples N]';
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { split: { type: 'string' }, rules: { type: 'string' }, format: { type: 'string' }, examples: { type: 'string' } } }));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${usage}`);
+  }
+  const split = values.split ?? 'test';
+  const format = values.format ?? 'json';
+  if (split !== 'test' && split !== 'dev') throw new Error(`--split must be test or dev, not "${split}"\n${usage}`);
+  if (format !== 'json' && format !== 'text') throw new Error(`--format must be json or text, not "${format}"\n${usage}`);
+  // Examples quote the conversations: on the test split they stay hidden unless asked for, so that reading the
+  // figures never means reading the test part.
+  const examples = Number(values.examples ?? (split === 'dev' ? 10 : 0));
+  if (!Number.isInteger(examples) || examples < 0) throw new Error(`--examples must be a whole number, not "${values.examples}"\n${usage}`);
+  return { split, rules: values.rules ?? DEFAULT_RULES_FILE, format, examples };
+}
+
+async function main(): Promise<void> {
+  const opts = options();
   const local = new LocalClassifier();
   const judge = (text: string, context: Turn[] = []) => local.assess({ text, track: 'inbound', context });
 
@@ -48,6 +75,23 @@ function main(): void {
     if (row.intent === 'contact_customer_service') {
       closeNegatives++;
       if (predicted) closeNegativesFlagged++;
+    }
+  }
+
+  const rasa = empty();
+  const rasaClose = new Map<string, { n: number; flagged: number }>();
+  const rasaMissed: string[] = [];
+  const rasaWrong: string[] = [];
+  for (const row of loadRasaHandoff()) {
+    const predicted = judge(row.text).wantsHuman;
+    count(rasa, predicted, row.wantsHuman);
+    if (row.wantsHuman && !predicted) rasaMissed.push(row.text);
+    if (!row.wantsHuman && predicted) rasaWrong.push(row.text);
+    if (['check_human', 'bot_challenge', 'help'].includes(row.intent)) {
+      const c = rasaClose.get(row.intent) ?? { n: 0, flagged: 0 };
+      c.n++;
+      if (predicted) c.flagged++;
+      rasaClose.set(row.intent, c);
     }
   }
 
@@ -69,14 +113,41 @@ function main(): void {
     score(s.kind, s.text, s.context, s.sensitive);
   }
 
+  // Whole conversations, through the rules as the service loads them and the dry run's path.
+  const rules = await loadRules(opts.rules).catch((err: Error) => {
+    throw new Error(err.message.replace(/^RULES_FILE=/, '--rules '));
+  });
+  const taskmaster = loadTaskmaster(opts.split);
+  const written = loadSet('calm', opts.split);
+  const calm = await replay([...taskmaster, ...written], rules, local);
+  // Taskmaster's many short typed orders would drown the written calls in one overall share: each is shown apart too.
+  const part = (rs: typeof calm) => {
+    const { conversations, withTakeover, share } = falseTakeovers(rs, rules, 0);
+    return { conversations, withTakeover, share };
+  };
+  const bySet = { taskmaster: part(calm.slice(0, taskmaster.length)), written: part(calm.slice(taskmaster.length)) };
+  const person = await replay(loadSet('person', opts.split), rules, local);
+  const upset = await replay(loadSet('upset', opts.split), rules, local);
+
   const kinds = Object.fromEntries([...byKind].sort().map(([k, c]) => [k, c.tp + c.fn > 0 ? { recall: scores(c).recall, n: c.tp + c.fn } : { falsePositives: c.fp, n: c.fp + c.tn }]));
   const report = {
     classifier: `local (${local.modelVersion})`,
+    split: opts.split,
+    // The public sets' held-aside parts are the same in both splits: only the conversations change with --split.
+    note: 'frustration, wantsHuman, wantsHumanRasa and sensitive are held-aside public data in both splits: never tune on them; tune on the dev split of the conversations only',
+    rules: opts.rules,
     frustration: { data: 'GoEmotions dev (a separate split, never trained or tuned on; threshold from out-of-fold scores on train)', labels: [2, 3, 9, 10, 11], ...scores(frustration) },
     wantsHuman: {
       data: 'Bitext held-aside 20% (contact_human_agent vs all other intents)',
       ...scores(human),
       closeNegatives: { intent: 'contact_customer_service', n: closeNegatives, flagged: closeNegativesFlagged },
+    },
+    wantsHumanRasa: {
+      data: 'Rasa financial-demo + helpdesk NLU, all of it (human_handoff vs every other intent; evaluation only, the same in both splits)',
+      ...scores(rasa),
+      closeNegatives: Object.fromEntries([...rasaClose].sort()),
+      missed: rasaMissed.slice(0, opts.examples),
+      wronglyFlagged: rasaWrong.slice(0, opts.examples),
     },
     sensitive: {
       data: 'held-aside 20%: Presidio sample, generated digit and spoken forms (also split over turns), generated look-alikes, Bitext texts with numbers',
@@ -84,8 +155,24 @@ function main(): void {
       ...scores(sensitive),
       byKind: kinds,
     },
+    falseTakeovers: {
+      data: `calm conversations, ${opts.split} part: Taskmaster coffee orders (${taskmaster.length}) and hand-written calls (${written.length}, fixtures/conversations/calm-*); any enforce rule acting is a false takeover`,
+      ...falseTakeovers(calm, rules, opts.examples),
+      bySet,
+    },
+    personRequests: {
+      data: `hand-written calls, ${opts.split} part (fixtures/conversations/person-*): the caller asks for a person mid-call, or a hard negative`,
+      ...personRequests(person, opts.examples),
+    },
+    upsetCallers: {
+      data: `hand-written calls, ${opts.split} part (fixtures/conversations/upset-*): the caller grows upset; target: handed off by the third upset turn`,
+      ...upsetCallers(upset, opts.examples),
+    },
   };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.stdout.write(opts.format === 'text' ? formatText(report, opts.examples) : `${JSON.stringify(report)}\n`);
 }
 
-main();
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).message ?? err}\n`);
+  process.exit(1);
+});

@@ -2,13 +2,12 @@
 // Deterministic: fixed seed, fixed splits by text hash; the held-aside 20% is never read here except to be skipped, and
 // GoEmotions dev (what npm run eval reports frustration on) is never read at all.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extractFeatures, dot, type SparseFeatures } from '../src/classification/features.js';
 import { frustrationCues } from '../src/classification/frustration.js';
 import { HEAD_NAMES, quantize, sigmoid, type HeadName, type ModelJson } from '../src/classification/model.js';
-import { findHumanRequest } from '../src/classification/wants-human.js';
-import { CALM, FRUSTRATED, NOT_WANTS_HUMAN, WANTS_HUMAN } from './call-phrases.js';
+import { findHumanRequest, namesAPerson } from '../src/classification/wants-human.js';
 import {
   NEGATIVE_LABELS, POSITIVE_LABELS, REPO_ROOT, crossValidationFold, isFrustrated, isHeldAside, isTuning, loadBitext,
   loadGoEmotions,
@@ -26,6 +25,12 @@ export const TRAINING = { bits: 18, epochs: 6, learningRate: 0.1, l2: 1e-4, seed
 export const FRUSTRATION = {
   solver: 'nb-lbfgs', l2: 1e-5, nbAlpha: 1, nbSmoothing: 0.5, iterations: 150, memory: 10, folds: 5,
 };
+
+/** Hand-written phone-style lines (fixtures/training/, see its README): one per line, `#` starts a comment. */
+function trainingLines(name: string): string[] {
+  const path = join(REPO_ROOT, 'fixtures', 'training', `${name}.txt`);
+  return readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}
 
 interface Example {
   x: SparseFeatures;
@@ -209,13 +214,12 @@ function f1(rows: Scored[], threshold: number): { precision: number; recall: num
   return { precision, recall, f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0 };
 }
 
+/** The threshold with the best F1; on a plateau of equal F1 (small tuning sets), the middle of it, not its edge. */
 function bestThreshold(rows: Scored[], candidates: number[]): { threshold: number; f1: number } {
-  let best = { threshold: candidates[0]!, f1: -1 };
-  for (const t of candidates) {
-    const r = f1(rows, t);
-    if (r.f1 > best.f1) best = { threshold: t, f1: r.f1 };
-  }
-  return best;
+  const scored = candidates.map((t) => ({ threshold: t, f1: f1(rows, t).f1 }));
+  const top = Math.max(...scored.map((s) => s.f1));
+  const plateau = scored.filter((s) => s.f1 >= top - 1e-12);
+  return plateau[Math.floor((plateau.length - 1) / 2)]!;
 }
 
 const range = (from: number, to: number, step: number): number[] =>
@@ -239,6 +243,10 @@ function main(): void {
   const bitextTune = bitext.filter((r) => isTuning(r.text));
   const has = (labels: number[], set: number[]): number => (labels.some((l) => set.includes(l)) ? 1 : 0);
   const phrases = (texts: string[], y: number, weight = 2): Example[] => texts.map((t) => ({ x: fx(t), y, weight }));
+  const NEUTRAL = trainingLines('neutral');
+  const FRUSTRATED = trainingLines('frustrated');
+  const WANTS_HUMAN = trainingLines('wants-human');
+  const NOT_WANTS_HUMAN = trainingLines('not-wants-human');
 
   // Frustration learns from all of GoEmotions train (more data helped more than a tuning split did); its threshold
   // comes from out-of-fold scores instead (see frustrationThreshold). Bitext complaints and call phrases in every fold.
@@ -249,7 +257,8 @@ function main(): void {
   const frusExtra: Example[] = [
     ...bitextFit.map((r) => withCues({ x: fx(r.text), y: r.intent === 'complaint' ? 1 : 0, weight: 0.3 }, r.text)),
     ...FRUSTRATED.map((t) => withCues({ x: fx(t), y: 1, weight: 2 }, t)),
-    ...CALM.map((t) => withCues({ x: fx(t), y: 0, weight: 2 }, t)),
+    ...NEUTRAL.map((t) => withCues({ x: fx(t), y: 0, weight: 3 }, t)),
+    ...NOT_WANTS_HUMAN.map((t) => withCues({ x: fx(t), y: 0, weight: 1 }, t)),
   ];
   const examples: Record<HeadName, Example[]> = {
     frustration: [...frusEmotions, ...frusExtra],
@@ -257,7 +266,7 @@ function main(): void {
     positive: [
       ...emoFit.map((r) => ({ x: fx(r.text), y: has(r.labels, POSITIVE_LABELS), weight: 1 })),
       ...bitextFit.map((r) => ({ x: fx(r.text), y: 0, weight: 0.5 })),
-      ...phrases(CALM.filter((t) => /thank|great/.test(t)), 1),
+      ...phrases(NEUTRAL.filter((t) => /thank|great|perfect/.test(t)), 1),
     ],
     negative: [
       ...emoFit.map((r) => ({ x: fx(r.text), y: has(r.labels, NEGATIVE_LABELS), weight: 1 })),
@@ -269,6 +278,7 @@ function main(): void {
       ...emoFit.filter((_, i) => i % 4 === 0).map((r) => ({ x: fx(r.text), y: 0, weight: 1 })),
       ...phrases(WANTS_HUMAN, 1),
       ...phrases(NOT_WANTS_HUMAN, 0),
+      ...phrases(NEUTRAL, 0),
     ],
   };
 
@@ -297,7 +307,7 @@ function main(): void {
   const humRows = bitextTune.map((r) => {
     const rule = findHumanRequest(r.text);
     const p = sigmoid(dot(hum.weights, fx(r.text)) + hum.bias);
-    return { score: rule.explicit ? 1 : rule.declined ? 0 : p, y: r.intent === 'contact_human_agent' };
+    return { score: rule.explicit ? 1 : rule.declined || !namesAPerson(r.text) ? 0 : p, y: r.intent === 'contact_human_agent' };
   });
   const humBest = bestThreshold(humRows, range(0.05, 0.95, 0.01));
 
@@ -317,7 +327,7 @@ function main(): void {
         bitextFit: bitextFit.length, bitextTune: bitextTune.length,
       },
       tuning: { frustrationOutOfFoldF1: round(frusBest.f1), frustrationLogitThreshold: frusBest.threshold, wantsHumanF1: round(humBest.f1) },
-      data: 'GoEmotions train (Apache-2.0), Bitext sample (CDLA-Sharing-1.0), scripts/call-phrases.ts; held-aside 20% by text hash excluded',
+      data: 'GoEmotions train (Apache-2.0), Bitext sample (CDLA-Sharing-1.0), fixtures/training/*.txt; held-aside 20% by text hash excluded',
     },
   };
   const out = join(REPO_ROOT, 'models', 'local-classifier.json');

@@ -14,10 +14,11 @@ import { CallMonitor } from './calls/monitor.js';
 import { createClassifier } from './classification/index.js';
 import { LlmSummarizer, localSummarizer, type HandoffSummarizer } from './classification/summary.js';
 import type { Config } from './config.js';
+import { limitPendingConnections } from './connection-limits.js';
 import { mediaStreamRoute } from './media/stream-route.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, registerStoreMetrics } from './metrics.js';
 import { RuleBook } from './rules/rule-book.js';
-import { createStore } from './store/index.js';
+import { createStore, QueuedStore, storeReadiness } from './store/index.js';
 import { loadRuleSet } from './store/rule-sets.js';
 import type { Store } from './store/types.js';
 import { createOpenAIRealtimeTranscription } from './transcription/openai-realtime.js';
@@ -34,6 +35,13 @@ export interface Service {
   store: Store;
   bus: Bus;
   rules: RuleBook;
+  /**
+   * From now on no new call (streams and callbacks of new calls get 503, /readyz is unready); resolves when the
+   * live calls have ended or SHUTDOWN_DRAIN_SECONDS have passed.
+   */
+  drain(): Promise<void>;
+  /** At start-up, once listening: ends the calls this instance's last process left open, resumes its pauses on time. */
+  recover(): Promise<{ ended: number; pausesTakenOver: number }>;
   /** Stops accepting, waits for work in flight, closes everything. */
   close(): Promise<void>;
 }
@@ -67,7 +75,12 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
   }
 
   const store =
-    parts.store ?? (await createStore({ ...config.store, onError: (err) => app.log.error({ err }, 'database connection error') }));
+    parts.store ??
+    // Call data the database cannot take now waits on local disk (config.auditQueue) instead of being lost.
+    QueuedStore.open(await createStore({ ...config.store, onError: (err) => app.log.error({ err }, 'database connection error') }), {
+      ...config.auditQueue,
+      log: app.log,
+    });
   const bus = parts.bus ?? (config.redisUrl ? await RedisBus.connect({ url: config.redisUrl, logger: app.log }) : new LocalBus());
   const rules = parts.rules ?? (await RuleBook.fromFile(config.rulesFile, { HANDOFF_QUEUE: config.handoffQueue }));
   // The store is the source of truth for rules; the file only seeds an empty store.
@@ -91,7 +104,8 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     (e) => void store.appendAudit({ at: Date.now(), callSid: e.callSid ?? '', ...e }).catch((err) => app.log.error({ err }, 'audit write failed')),
     {
       deadlineMs: config.actions.deadlineMs,
-      maxAttempts: config.actions.maxAttempts,
+      backoffBaseMs: config.actions.retryInitialMs,
+      backoffCapMs: config.actions.retryMaxMs,
       keepListeningAfterHandoff: config.keepListeningAfterHandoff,
       secureCaptureActionUrl: `${config.publicUrl}/twilio/secure-capture`,
     },
@@ -107,12 +121,15 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     for (const s of monitor.sessions.values()) byState.set(s.state, (byState.get(s.state) ?? 0) + 1);
     return byState;
   });
+  registerStoreMetrics(metrics.registry, () => store.health?.());
   const monitor: CallMonitor = new CallMonitor(
     { classifier, rules, executor, store, bus, log: app.log, transcribers, summarizer, metrics },
     {
       mediaStreamUrl: config.mediaStreamUrl,
       transcriptionCallbackUrl: `${config.publicUrl}/twilio/transcription`,
       streamName: config.streamName,
+      instanceId: config.lifecycle.instanceId,
+      idleMs: config.lifecycle.idleMs,
     },
   );
   // Supervisors connected to another instance reach the calls this one holds.
@@ -124,23 +141,73 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
   };
 
   await app.register(formbody);
+  // Restarts and shutdown: while draining, a stream or callback of a call this instance does not hold goes elsewhere.
+  app.addHook('preValidation', async (req, reply) => {
+    if (!monitor.draining || !DRAINED_ROUTES.has(req.routeOptions.url ?? '')) return;
+    if (monitor.accepts((req.body as { CallSid?: unknown } | undefined)?.CallSid as string | undefined)) return;
+    return reply
+      .code(503)
+      .header('retry-after', String(monitor.drainSecondsLeft))
+      .send({ error: 'this instance is shutting down and takes no new calls; another instance (or this one, restarted) will' });
+  });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(mediaStreamRoute, {
     monitor,
     signature,
+    // A stream's `start` must name our account (with an API key for REST, TWILIO_ACCOUNT_SID is still required).
+    accountSid: config.twilio.accountSid,
     // The reason's first words only: a label must not carry whatever a bad frame contained.
     onBadFrame: (reason) => metrics.badFrames.inc({ reason: reason.split(/[:"]/)[0]!.trim().slice(0, 40) }),
   });
   await app.register(twilioTranscriptionRoute, { monitor, signature });
   await app.register(secureCaptureRoute, { monitor, signature });
-  app.get('/health', async () => ({ ok: true, calls: monitor.sessions.size }));
+  // Liveness and readiness. /health is the old name of /healthz, kept. Readiness is a list of checks, each naming
+  // what is wrong when it is not ready; the store's state (writes waiting on disk while it is down) is shown too.
+  const health = async () => ({ ok: true, calls: monitor.sessions.size });
+  app.get('/healthz', health);
+  app.get('/health', health);
+  const readiness: { name: string; problem: () => string | undefined | Promise<string | undefined> }[] = [
+    { name: 'draining', problem: () => (monitor.draining ? 'shutting down: finishing its live calls, taking no new ones' : undefined) },
+    {
+      name: 'store',
+      problem: () => {
+        const s = storeReadiness(store);
+        return s.ready ? undefined : `the database is not taking writes: ${s.waiting} waiting on disk, written when it is back`;
+      },
+    },
+  ];
+  app.get('/readyz', async (_req, reply) => {
+    const problems = (await Promise.all(readiness.map(async (c) => ({ check: c.name, problem: await c.problem() })))).filter((c) => c.problem);
+    return reply.code(problems.length > 0 ? 503 : 200).send({ ready: problems.length === 0, problems, store: storeReadiness(store) });
+  });
   app.get('/metrics', async (req, reply) => {
     if (config.metricsToken && !bearerMatches(req.headers.authorization, config.metricsToken)) {
       return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ error: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>' });
     }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  await app.register(supervisorPlugin, { monitor, store, bus, rules, classifier, retentionDays: config.retentionDays, handoffQueue: config.handoffQueue });
+  // Limits that refuse cleanly: half-open sockets, live-event streams, failed authentications, pressure on the API.
+  limitPendingConnections(app.server, {
+    maxPending: config.limits.pendingConnectionsMax,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
+    onClosed: (reason) => metrics.connectionsClosed.inc({ reason }),
+    onPending: (waiting) => metrics.pendingConnections.set(waiting),
+  });
+  await app.register(supervisorPlugin, {
+    monitor,
+    store,
+    bus,
+    rules,
+    classifier,
+    retentionDays: config.retentionDays,
+    handoffQueue: config.handoffQueue,
+    authFailuresPerMinute: config.limits.authFailuresPerMinute,
+    liveFeeds: { perToken: config.limits.liveFeedsPerToken, total: config.limits.liveFeedsMax },
+    pressure: config.limits.pressure,
+    metrics,
+    // Dry runs build the configured classifier in their worker; an injected one stays here and is asked turn by turn.
+    dryRun: { timeoutMs: config.dryRunTimeoutMs, classifier: parts.classifier ? undefined : { kind: config.classifier.kind, llm: config.classifier.llm } },
+  });
   // After the API, so that @fastify/swagger leaves the dashboard's routes out of /docs/json.
   await app.register(dashboard);
 
@@ -150,6 +217,8 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     store,
     bus,
     rules,
+    drain: () => monitor.drain(config.lifecycle.drainMs),
+    recover: () => monitor.recover(),
     async close() {
       await app.close();
       await monitor.close();
@@ -159,6 +228,9 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     },
   };
 }
+
+/** Routes through which Twilio brings a call: while draining, only calls held here get through. */
+const DRAINED_ROUTES = new Set(['/media-stream', '/twilio/transcription']);
 
 /** Trust the nearest `n` proxies (a hop count, as proxy-addr understands it). */
 function hops(n: number) {

@@ -1,5 +1,8 @@
 // Reads and validates the environment once, at start-up. Every other module receives typed values;
 // a missing or wrong value stops the start with a message that names the variable and what to do.
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
 import type { ClassifierOptions, LlmSettings } from './classification/index.js';
 
@@ -90,11 +93,28 @@ const schema = z.object({
   TRANSCRIBE_PARTIAL_INTERVAL_MS: nonNegativeInt.default(200),
   TRANSCRIBE_TURN_WAIT_MS: positiveInt.default(1500),
   ACTION_DEADLINE_MS: positiveInt.default(10_000),
-  ACTION_MAX_ATTEMPTS: positiveInt.default(5),
+  ACTION_RETRY_INITIAL_MS: positiveInt.default(100),
+  ACTION_RETRY_MAX_MS: positiveInt.default(2000),
   // Checked below rather than here: a schema message would echo the URL, password included.
   DATABASE_URL: z.string().min(1).optional(),
   SQLITE_PATH: z.string().min(1).default('data/takeover.db'),
   RETENTION_DAYS: nonNegativeInt.default(30),
+  // Restarts and shutdown: how long SIGTERM waits for live calls, which instance holds a call, when a call with
+  // no stream and no callback is checked for being over.
+  SHUTDOWN_DRAIN_SECONDS: nonNegativeInt.default(30),
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'letters, digits and . _ : @ - (at most 128)').optional(),
+  CALL_IDLE_SECONDS: positiveInt.default(120),
+  AUDIT_QUEUE_DIR: z.string().min(1).optional(),
+  AUDIT_QUEUE_MAX_ENTRIES: positiveInt.default(100_000),
+  // Limits that refuse cleanly (429/503 with what to do) instead of letting one client slow every call.
+  LIVE_FEEDS_PER_TOKEN: positiveInt.default(10),
+  LIVE_FEEDS_MAX: positiveInt.default(200),
+  AUTH_FAILURES_PER_MINUTE: positiveInt.default(10),
+  PENDING_CONNECTIONS_MAX: positiveInt.default(1000),
+  HANDSHAKE_TIMEOUT_MS: positiveInt.default(10_000),
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: nonNegativeInt.default(200),
+  PRESSURE_MAX_HEAP_USED_MB: nonNegativeInt.optional(),
+  DRY_RUN_TIMEOUT_MS: positiveInt.default(30_000),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -128,11 +148,13 @@ export interface Config {
   keepListeningAfterHandoff: boolean;
   streamName: string;
   classifier: { kind: ClassifierOptions['kind']; llm: LlmSettings };
-  actions: { deadlineMs: number; maxAttempts: number };
+  actions: { deadlineMs: number; retryInitialMs: number; retryMaxMs: number };
   /** PostgreSQL when `databaseUrl` is set, otherwise the SQLite file (`:memory:` keeps nothing). */
   store: { databaseUrl: string | undefined; sqlitePath: string };
   /** Days calls, transcripts and audit entries are kept; 0 keeps them forever. */
   retentionDays: number;
+  /** Where audit entries, transcript lines and call records wait while the database is unreachable (one folder per instance). */
+  auditQueue: { dir: string; maxEntries: number };
   transcription: {
     provider: 'twilio' | 'openai';
     openai: {
@@ -156,6 +178,26 @@ export interface Config {
   redisUrl: string | undefined;
   /** The note that goes with a handoff to a TaskRouter workflow. */
   summary: { kind: 'local' | 'llm'; deadlineMs: number };
+  /**
+   * Restarts and shutdown: this instance's id (the calls it holds are stored under it), how long SIGTERM lets
+   * live calls finish, and how long a call with no stream and no callback waits before Twilio is asked if it is over.
+   */
+  lifecycle: { instanceId: string; drainMs: number; idleMs: number };
+  limits: {
+    /** Live-event streams one token may hold open, and all tokens together. */
+    liveFeedsPerToken: number;
+    liveFeedsMax: number;
+    /** Failed authentications per address per minute before that address's failing attempts get 429. */
+    authFailuresPerMinute: number;
+    /** Sockets that have not sent a whole request (or upgrade) yet, or sit idle between requests. */
+    pendingConnectionsMax: number;
+    /** A socket that has not sent a whole request (or upgrade) this long after connecting is closed. */
+    handshakeTimeoutMs: number;
+    /** The supervisor API answers 503 above these (0: that check is off); Twilio's routes never do. */
+    pressure: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number };
+  };
+  /** A rules dry run (in a worker thread) longer than this is stopped. */
+  dryRunTimeoutMs: number;
 }
 
 /** Variables whose value is a credential: a message about them never shows the value, not even masked. */
@@ -297,11 +339,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxRequestsPerMinutePerCall: e.LLM_MAX_REQUESTS_PER_MINUTE_PER_CALL,
       },
     },
-    actions: { deadlineMs: e.ACTION_DEADLINE_MS, maxAttempts: e.ACTION_MAX_ATTEMPTS },
+    actions: { deadlineMs: e.ACTION_DEADLINE_MS, retryInitialMs: e.ACTION_RETRY_INITIAL_MS, retryMaxMs: e.ACTION_RETRY_MAX_MS },
     store: { databaseUrl: e.DATABASE_URL, sqlitePath: e.SQLITE_PATH },
     retentionDays: e.RETENTION_DAYS,
+    // Beside the SQLite file by default: the data folder the service already uses.
+    auditQueue: {
+      dir: e.AUDIT_QUEUE_DIR ?? join(e.SQLITE_PATH === ':memory:' ? 'data' : dirname(e.SQLITE_PATH), 'audit-queue'),
+      maxEntries: e.AUDIT_QUEUE_MAX_ENTRIES,
+    },
     summary: { kind: summaryKind, deadlineMs: e.SUMMARY_DEADLINE_MS },
+    limits: {
+      liveFeedsPerToken: e.LIVE_FEEDS_PER_TOKEN,
+      liveFeedsMax: e.LIVE_FEEDS_MAX,
+      authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+      pendingConnectionsMax: e.PENDING_CONNECTIONS_MAX,
+      handshakeTimeoutMs: e.HANDSHAKE_TIMEOUT_MS,
+      pressure: {
+        maxEventLoopDelayMs: e.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
+        // By default 90% of V8's heap limit: refuse supervisors' requests before the process runs out.
+        maxHeapUsedBytes: e.PRESSURE_MAX_HEAP_USED_MB !== undefined ? e.PRESSURE_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+      },
+    },
+    dryRunTimeoutMs: e.DRY_RUN_TIMEOUT_MS,
     redisUrl: e.REDIS_URL,
+    // Stable across restarts of one deployment (same host, same port), so a restart finds the calls it held.
+    lifecycle: { instanceId: e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`, drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000, idleMs: e.CALL_IDLE_SECONDS * 1000 },
     transcription: {
       provider,
       openai: {

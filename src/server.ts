@@ -1,6 +1,11 @@
-// Entry point: read the configuration, start the service, stop cleanly on SIGINT/SIGTERM.
+// Entry point: read the configuration, start the service, take back what the last process of this instance left
+// (recover), and on SIGTERM/SIGINT drain: no new calls, the live ones go on until they end or the deadline passes.
+import closeWithGrace from 'close-with-grace';
 import { buildService } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+
+/** Time for closing sockets and the store after the drain, before close-with-grace gives up and exits 1. */
+const CLOSE_MS = 5000;
 
 async function main(): Promise<void> {
   let config;
@@ -14,18 +19,30 @@ async function main(): Promise<void> {
     throw err;
   }
   const service = await buildService(config);
+  const { log } = service.app;
   const address = await service.app.listen({ port: config.port, host: config.host });
-  service.app.log.info(
-    { address, publicUrl: config.publicUrl, classifier: config.classifier.kind, twilioApi: config.twilio.apiBaseUrl },
+  log.info(
+    { address, publicUrl: config.publicUrl, classifier: config.classifier.kind, twilioApi: config.twilio.apiBaseUrl, instanceId: config.lifecycle.instanceId },
     `takeover listening; Media Streams at ${config.mediaStreamUrl}`,
   );
-  const stop = async (signal: string) => {
-    service.app.log.info({ signal }, 'shutting down');
+  closeWithGrace({ delay: config.lifecycle.drainMs + CLOSE_MS, logger: { error: (m: string) => log.error(m) } }, async ({ signal, err }) => {
+    if (err) {
+      // A crash is no time to wait for calls: stop now (the next start ends or resumes them).
+      log.error({ err }, 'stopping after an error');
+    } else {
+      log.info({ signal, drainSeconds: config.lifecycle.drainMs / 1000 }, 'draining: live calls go on until they end or the deadline, new ones are turned away');
+      const started = Date.now();
+      await service.drain();
+      log.info({ ms: Date.now() - started, left: [...service.monitor.sessions.values()].filter((s) => !s.endedAt && s.state !== 'paused').length }, 'drained');
+    }
     await service.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+  try {
+    const recovered = await service.recover();
+    if (recovered.ended + recovered.pausesTakenOver > 0) log.info(recovered, 'calls left by the last process of this instance');
+  } catch (err) {
+    log.error({ err }, 'could not look for calls the last process of this instance left');
+  }
 }
 
 main().catch((err) => {

@@ -51,6 +51,33 @@ describe.skipIf(!reachable)('RedisBus', () => {
     expect(onA).toEqual(['CA-from-a']);
   });
 
+  it('gets the holder’s reply to a command, and knows at once when no instance holds the call', async () => {
+    const channel = `takeover:test:cmd:${Date.now()}`;
+    const [a, b, c] = await Promise.all([RedisBus.connect({ url, channel }), RedisBus.connect({ url, channel }), RedisBus.connect({ url, channel })]);
+    buses.push(a, b, c);
+    b.serve((command) => (command.callSid === 'CA-held-by-b' ? Promise.resolve({ result: 'done', detail: `${command.op} on b` }) : undefined));
+    c.serve(() => undefined);
+    const resume = (callSid: string) => ({ op: 'resume' as const, callSid, actor: 'test' });
+    expect(await a.request(resume('CA-held-by-b'))).toEqual({ kind: 'reply', reply: { result: 'done', detail: 'resume on b' } });
+    const asked = Date.now();
+    expect(await a.request(resume('CA-held-by-nobody'))).toEqual({ kind: 'none' });
+    expect(Date.now() - asked).toBeLessThan(1000);
+  });
+
+  it('waits for a holder that has taken the command for longer than it waits for an answer', async () => {
+    const channel = `takeover:test:slow:${Date.now()}`;
+    const [a, b] = await Promise.all([RedisBus.connect({ url, channel }), RedisBus.connect({ url, channel })]);
+    buses.push(a, b);
+    let finish = (_: { result: string; detail: string }) => {};
+    b.serve(() => new Promise((resolve) => (finish = resolve)));
+    // 200 ms to answer; the holder says "taken" at once and finishes only when the test lets it, after that.
+    const answer = a.request({ op: 'resume', callSid: 'CA-slow', actor: 'test' }, 200);
+    // The 200 ms answer window passes while the holder works: nothing to wait on but the time itself.
+    await new Promise((r) => setTimeout(r, 400));
+    finish({ result: 'done', detail: 'resumed, slowly' });
+    expect(await answer).toEqual({ kind: 'reply', reply: { result: 'done', detail: 'resumed, slowly' } });
+  });
+
   it('says what to do when Redis cannot be reached', async () => {
     await expect(RedisBus.connect({ url: 'redis://127.0.0.1:1' })).rejects.toThrow(/REDIS_URL: cannot connect .*unset REDIS_URL/);
   });

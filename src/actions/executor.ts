@@ -1,6 +1,7 @@
 // Carries out Decisions on the live call through CallControl, with the guarantees of design.md:
-// one action in flight per call, each decision at most once, retries with jittered backoff under a
-// deadline, "call already ended" as a normal outcome, a handoff wins over a pause, and every attempt audited.
+// one action in flight per call, each decision at most once (a failed one may be tried again), retries with
+// full-jitter backoff until the action's deadline, "call already ended" as a normal outcome, a handoff wins
+// over a pause, and every attempt audited.
 import type { Decision } from '../rules/decide.js';
 import type { HandoffTarget } from '../rules/schema.js';
 import type { AuditEntry } from '../store/types.js';
@@ -8,18 +9,24 @@ import type { Turn } from '../types.js';
 import { classifyRestError, withDeadline, type CallControl, type RestFailure, type StreamSpec, type TranscriptionSpec } from './twilio-rest.js';
 import { renderTwiml, TWIML_WEBHOOK_MAX_CHARS, TwimlTooLongError } from './twiml.js';
 import { now } from '../clock.js';
+import { retryDelay, type Backoff, type RandomSource } from '../backoff.js';
 
 export interface ExecutorOptions {
-  /** Give up on an action (all its retries) after this long. */
+  /** An action keeps retrying until this long after it started, and no request runs past it. */
   deadlineMs: number;
-  maxAttempts: number;
   keepListeningAfterHandoff: boolean;
   /** Where a secure capture flow (<Pay action=…>) returns to: takeover's /twilio/secure-capture. */
   secureCaptureActionUrl?: string;
-  /** Backoff base; the n-th retry waits random(0, min(cap, base·2^n)) ms. */
+  /** Backoff base; the n-th retry (from 0) waits random(0, min(cap, base·2^n)) ms, or Twilio's Retry-After if longer. Default 100. */
   backoffBaseMs?: number;
+  /** Default 2000. */
   backoffCapMs?: number;
+  /** The backoff's random source (tests). */
+  random?: RandomSource;
 }
+
+/** An attempt is only sent with at least this long left before the deadline (the shortest request timeout). */
+const MIN_ATTEMPT_MS = 200;
 
 /** What the executor needs to know of a call at the moment it acts (read fresh, streams change). */
 export interface CallHandle {
@@ -49,6 +56,29 @@ export type OutcomeResult = 'done' | 'gone' | 'failed' | 'skipped' | 'observed';
 export interface ActionOutcome {
   result: OutcomeResult;
   detail: string;
+  /** Why a `failed` action failed: what Twilio said, without anything of the call (numbers, text). */
+  failure?: ActionFailure;
+}
+
+export interface ActionFailure {
+  /** The step that failed, e.g. "update call TwiML", "pause recording". */
+  step: string;
+  /** Requests sent for that step (0: stopped before any was sent). */
+  attempts: number;
+  /** Of the last attempt: HTTP status and Twilio code, or the network error (ECONNREFUSED, ECONNRESET, ETIMEDOUT). */
+  status?: number;
+  code?: number;
+  network?: string;
+  /** In words: "Twilio answered 500 five times", "the connection was refused 9 times, then Twilio answered 503 twice". */
+  summary: string;
+}
+
+/** A pause as the executor keeps it: what its resume re-creates, and whether it paused the recording. */
+export interface PausePlan {
+  streams: StreamSpec[];
+  transcription?: TranscriptionSpec;
+  returnUrl?: string;
+  recordingPaused: boolean;
 }
 
 type Audit = (entry: Omit<AuditEntry, 'at' | 'callSid'> & { callSid?: string }) => void;
@@ -56,6 +86,28 @@ type Audit = (entry: Omit<AuditEntry, 'at' | 'callSid'> & { callSid?: string }) 
 class CallGoneError extends Error {}
 /** An action stopped before any request was made (a setting missing): not a network failure, never retried. */
 class NotSentError extends Error {}
+/** A pause that found none of takeover's streams or transcriptions to stop: the caller's words still go on. */
+class NothingStoppedError extends Error {}
+/** A step that Twilio refused, or that still failed when its deadline came: every failed attempt, in order. */
+class StepFailedError extends Error {
+  constructor(
+    readonly step: string,
+    readonly failures: RestFailure[],
+  ) {
+    super(`${step}: ${describeFailure(failures.at(-1)!)}`);
+  }
+}
+
+/** What pausing a call has done so far: what resume must undo, and what a repeated pause still has to do. */
+interface PauseState {
+  /** takeover's streams when the pause began; those stopped (or gone) are created again on resume. */
+  streams: { sid: string; spec: StreamSpec; stopped: boolean }[];
+  transcription?: { sid: string; spec: TranscriptionSpec; stopped: boolean };
+  returnUrl?: string;
+  captureSent: boolean;
+  /** Every request of the pause went through. */
+  complete: boolean;
+}
 
 export class ActionExecutor {
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -64,25 +116,50 @@ export class ActionExecutor {
   readonly #handedOff = new Set<string>();
   readonly #ended = new Set<string>();
   readonly #recordingPaused = new Set<string>();
-  readonly #paused = new Map<string, { streams: StreamSpec[]; transcription?: TranscriptionSpec; returnUrl?: string }>();
+  readonly #paused = new Map<string, PauseState>();
+  readonly #backoff: Backoff;
 
   constructor(
     private readonly control: CallControl,
     private readonly audit: Audit,
     private readonly opts: ExecutorOptions,
-  ) {}
+  ) {
+    this.#backoff = { initialMs: opts.backoffBaseMs ?? 100, maxMs: opts.backoffCapMs ?? 2000, jitter: 'full' };
+  }
 
   /** True once a handoff or end call went through (or found the call gone): no further action runs. */
   isFinished(callSid: string): boolean {
     return this.#handedOff.has(callSid) || this.#ended.has(callSid);
   }
 
-  isPaused(callSid: string): boolean {
-    return this.#paused.has(callSid);
+  /** What a resume of the paused call will re-create (to be stored: another process may have to do it). */
+  pausePlan(callSid: string): PausePlan | undefined {
+    const state = this.#paused.get(callSid);
+    if (!state) return undefined;
+    return {
+      streams: state.streams.filter((s) => s.stopped).map((s) => s.spec),
+      transcription: state.transcription?.stopped ? state.transcription.spec : undefined,
+      returnUrl: state.returnUrl,
+      recordingPaused: this.#recordingPaused.has(callSid),
+    };
+  }
+
+  /** Takes over a pause made by an earlier process of this instance, as stored: `resume` can then undo it. */
+  restorePause(callSid: string, plan: PausePlan): void {
+    // The SIDs died with the old streams; resume creates new ones from the specs.
+    this.#paused.set(callSid, {
+      streams: plan.streams.map((spec) => ({ sid: '', spec, stopped: true })),
+      transcription: plan.transcription && { sid: '', spec: plan.transcription, stopped: true },
+      returnUrl: plan.returnUrl,
+      captureSent: plan.returnUrl !== undefined,
+      complete: true,
+    });
+    if (plan.recordingPaused) this.#recordingPaused.add(callSid);
   }
 
   /**
-   * Runs `decision` once. A second call with the same decision id returns the first outcome.
+   * Runs `decision` once. A second call with the same decision id returns the first outcome, unless that
+   * one failed: a failed action changed nothing (as far as Twilio answered), so it may be tried again.
    * Observe-mode decisions are recorded and change nothing.
    */
   execute(decision: Decision, call: CallHandle, brief?: BriefSource): Promise<ActionOutcome> {
@@ -92,6 +169,9 @@ export class ActionExecutor {
     if (existing) return existing;
     const run = this.#serial(decision.callSid, () => this.#run(decision, call, brief));
     runs.set(decision.id, run);
+    void run.then((o) => {
+      if (o.result === 'failed' && runs.get(decision.id) === run) runs.delete(decision.id);
+    });
     return run;
   }
 
@@ -106,16 +186,20 @@ export class ActionExecutor {
       }
       try {
         const deadline = Date.now() + this.opts.deadlineMs;
-        for (const spec of paused.streams) {
-          await this.#attempt(callSid, actor, undefined, `create stream ${spec.name}`, deadline, () =>
-            this.control.createStream(callSid, spec),
+        // Only what the pause stopped comes back (a stream it could not stop is still running), each once: a
+        // resume that failed half-way and is asked again creates only what is still missing.
+        for (const s of paused.streams.filter((x) => x.stopped)) {
+          await this.#attempt(callSid, actor, undefined, `create stream ${s.spec.name}`, deadline, () =>
+            this.control.createStream(callSid, s.spec),
           );
+          s.stopped = false;
         }
-        if (paused.transcription) {
-          const spec = paused.transcription;
+        const t = paused.transcription;
+        if (t?.stopped) {
           await this.#attempt(callSid, actor, undefined, 'create transcription', deadline, () =>
-            this.control.createTranscription(callSid, spec),
+            this.control.createTranscription(callSid, t.spec),
           );
+          t.stopped = false;
         }
         await this.#resumeRecording(callSid, actor, deadline);
         this.#paused.delete(callSid);
@@ -137,8 +221,10 @@ export class ActionExecutor {
     const twiml = renderTwiml(
       'secure-capture-return',
       {
-        streams: paused.streams.map((s) => ({ ...s, parameters: Object.entries(s.parameters).map(([name, value]) => ({ name, value })) })),
-        transcription: paused.transcription,
+        streams: paused.streams
+          .filter((s) => s.stopped)
+          .map(({ spec }) => ({ ...spec, parameters: Object.entries(spec.parameters).map(([name, value]) => ({ name, value })) })),
+        transcription: paused.transcription?.stopped ? paused.transcription.spec : undefined,
         returnUrl: paused.returnUrl,
       },
       { maxChars: TWIML_WEBHOOK_MAX_CHARS },
@@ -213,7 +299,8 @@ export class ActionExecutor {
           this.#ended.add(callSid);
           return this.#outcome(callSid, actor, decision, { result: 'done', detail: 'call ended' });
         case 'pause':
-          if (this.#paused.has(callSid)) {
+          // A pause that failed half-way is not "already paused": this one does what it could not.
+          if (this.#paused.get(callSid)?.complete) {
             return this.#outcome(callSid, actor, decision, { result: 'skipped', detail: 'already paused' });
           }
           await this.#pause(callSid, call, step, action.secureCapture);
@@ -254,7 +341,8 @@ export class ActionExecutor {
       await this.#stopListening(callSid, call, step, 'after handoff');
       return '';
     } catch (err) {
-      return `; our stream could not be stopped (${describeFailure(classifyRestError(err))})`;
+      const f = err instanceof StepFailedError ? err.failures.at(-1)! : classifyRestError(err);
+      return `; our stream could not be stopped (${describeFailure(f)})`;
     }
   }
 
@@ -264,26 +352,70 @@ export class ActionExecutor {
     step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
     capture?: { returnUrl: string; template: string; say: string },
   ): Promise<void> {
-    const streams = call.streams().map((s) => s.spec);
-    const transcription = call.transcription()?.spec;
     if (capture && !this.opts.secureCaptureActionUrl) throw new NotSentError('secure capture needs the public URL of /twilio/secure-capture');
-    this.#paused.set(callSid, { streams, transcription, returnUrl: capture?.returnUrl });
-    // The recording first: it is what keeps the caller's words on Twilio's side (our gate already keeps them from us).
-    try {
-      await step('pause recording', () => this.control.setRecording(callSid, 'paused'));
-      this.#recordingPaused.add(callSid);
-    } catch (err) {
-      // No recording running is the common case: a 404 on Twilio.CURRENT, not a failed pause.
-      if (!(err instanceof CallGoneError)) throw err;
+    let state = this.#paused.get(callSid);
+    if (!state) {
+      const streams = call.streams().map((s) => ({ ...s, stopped: false }));
+      const t = call.transcription();
+      state = { streams, transcription: t && { ...t, stopped: false }, returnUrl: capture?.returnUrl, captureSent: false, complete: false };
+      this.#paused.set(callSid, state);
     }
-    if (capture) {
+    // Every step is tried even when one before it failed (each stop keeps less of the caller on Twilio's side);
+    // the first failure is what the pause reports, and a later pause does what is still left.
+    let failed: unknown;
+    const tryStep = async (fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        if (err instanceof CallGoneError) throw err;
+        failed ??= err;
+      }
+    };
+    // The recording first: it is what keeps the caller's words on Twilio's side (our gate already keeps them from us).
+    if (!this.#recordingPaused.has(callSid)) {
+      await tryStep(async () => {
+        try {
+          await step('pause recording', () => this.control.setRecording(callSid, 'paused'));
+          this.#recordingPaused.add(callSid);
+        } catch (err) {
+          // No recording running is the common case: a 404 on Twilio.CURRENT, not a failed pause.
+          if (!(err instanceof CallGoneError)) throw err;
+        }
+      });
+    }
+    if (capture && !state.captureSent) {
       // The return URL rides along (Twilio signs the whole URL), so the caller gets back to the agent even if this
       // process lost the call in between. Sent before our streams stop: the AI agent stops hearing the caller now.
       const actionUrl = `${this.opts.secureCaptureActionUrl}?return=${encodeURIComponent(capture.returnUrl)}`;
       const twiml = renderTwiml(capture.template, { say: capture.say, actionUrl });
-      await step('send caller to secure capture', () => this.control.updateTwiml(callSid, twiml));
+      await tryStep(async () => {
+        await step('send caller to secure capture', () => this.control.updateTwiml(callSid, twiml));
+        state.captureSent = true;
+      });
     }
-    await this.#stopListening(callSid, call, step, 'for privacy');
+    // A stream that closed meanwhile needs no stop; it is ours all the same, and comes back on resume.
+    const open = new Set(call.streams().map((s) => s.sid));
+    for (const s of state.streams) {
+      if (s.stopped) continue;
+      await tryStep(async () => {
+        if (open.has(s.sid)) await step(`stop stream ${s.spec.name} for privacy`, () => this.control.stopStream(callSid, s.sid)).catch(ignoreGone);
+        s.stopped = true;
+      });
+    }
+    const t = state.transcription;
+    if (t && !t.stopped) {
+      await tryStep(async () => {
+        await step('stop transcription for privacy', () => this.control.stopTranscription(callSid, t.sid)).catch(ignoreGone);
+        t.stopped = true;
+      });
+    }
+    if (failed !== undefined) throw failed;
+    // After a restart the stream died with the old process and only Twilio's transcription may be known: what is
+    // known is stopped, and a pause that stopped nothing is never called done.
+    if (!capture && state.streams.length === 0 && !state.transcription) {
+      throw new NothingStoppedError('no stream or transcription of takeover is known on this call, so none was stopped');
+    }
+    state.complete = true;
   }
 
   async #stopListening(
@@ -299,7 +431,10 @@ export class ActionExecutor {
     if (t) await step(`stop transcription ${why}`, () => this.control.stopTranscription(callSid, t.sid)).catch(ignoreGone);
   }
 
-  /** One REST operation with retries; each attempt is audited. Throws CallGoneError when Twilio says it is gone. */
+  /**
+   * One REST operation, retried with backoff (or after Twilio's Retry-After) for as long as the deadline allows;
+   * each attempt is audited. Throws CallGoneError when Twilio says the call is gone, StepFailedError otherwise.
+   */
   async #attempt<T>(
     callSid: string,
     actor: string,
@@ -308,8 +443,7 @@ export class ActionExecutor {
     deadline: number,
     fn: () => Promise<T>,
   ): Promise<T> {
-    const base = this.opts.backoffBaseMs ?? 100;
-    const cap = this.opts.backoffCapMs ?? 2000;
+    const failures: RestFailure[] = [];
     for (let attempt = 1; ; attempt++) {
       const sentAt = now();
       if (decision && decision.timings.requestSentAt === undefined) decision.timings.requestSentAt = sentAt;
@@ -326,11 +460,26 @@ export class ActionExecutor {
           callSid,
           actor,
           decisionId: decision?.id,
-          data: { step: label, attempt, ok: false, failure: f.kind, status: f.status, code: f.code, message: f.message, ms: Date.now() - sentAt },
+          data: {
+            step: label,
+            attempt,
+            ok: false,
+            failure: f.kind,
+            status: f.status,
+            code: f.code,
+            network: f.network,
+            retryAfterMs: f.retryAfterMs,
+            message: f.message,
+            ms: Date.now() - sentAt,
+          },
         });
         if (f.kind === 'gone') throw new CallGoneError(`${label}: ${f.message}`);
-        const wait = Math.random() * Math.min(cap, base * 2 ** (attempt - 1));
-        if (f.kind === 'fatal' || attempt >= this.opts.maxAttempts || Date.now() + wait > deadline) throw err;
+        failures.push(f);
+        const wait =
+          f.kind === 'retry'
+            ? retryDelay(attempt - 1, this.#backoff, { now: Date.now(), deadline, retryAfterMs: f.retryAfterMs, minAttemptMs: MIN_ATTEMPT_MS }, this.opts.random)
+            : undefined;
+        if (wait === undefined) throw new StepFailedError(label, failures);
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -341,14 +490,44 @@ export class ActionExecutor {
       this.#ended.add(callSid);
       return this.#outcome(callSid, actor, decision, { result: 'gone', detail: `call already ended (${err.message})` });
     }
+    if (err instanceof NothingStoppedError) {
+      return this.#outcome(callSid, actor, decision, {
+        result: 'failed',
+        detail: `nothing stopped: ${err.message}`,
+        failure: { step: 'stop listening for privacy', attempts: 0, summary: err.message },
+      });
+    }
     if (err instanceof NotSentError || err instanceof TwimlTooLongError) {
       // Stopped here, before any request: nothing to do with Twilio or the network.
-      return this.#outcome(callSid, actor, decision, { result: 'failed', detail: `not sent: ${err.message}` });
+      return this.#outcome(callSid, actor, decision, {
+        result: 'failed',
+        detail: `not sent: ${err.message}`,
+        failure: { step: 'not sent', attempts: 0, summary: `nothing was sent: ${err.message}` },
+      });
     }
-    const f = classifyRestError(err);
+    if (!(err instanceof StepFailedError)) {
+      // Not a request that failed: something in takeover went wrong on the way to one (it is audited, not retried).
+      const name = err instanceof Error ? err.name : 'error';
+      return this.#outcome(callSid, actor, decision, {
+        result: 'failed',
+        detail: `failed in takeover: ${err instanceof Error ? err.message : String(err)}`,
+        failure: { step: 'internal', attempts: 0, summary: `takeover failed on its side (${name})` },
+      });
+    }
+    const failures = err.failures;
+    const last = failures.at(-1)!;
+    const attempts = failures.length;
     return this.#outcome(callSid, actor, decision, {
       result: 'failed',
-      detail: `${f.kind === 'fatal' ? 'refused' : 'gave up'}: ${describeFailure(f)}`,
+      detail: `${last.kind === 'fatal' ? 'refused' : 'gave up'} after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}: ${describeFailure(last)}`,
+      failure: {
+        step: err.step,
+        attempts,
+        ...(last.status !== undefined ? { status: last.status } : {}),
+        ...(last.code !== undefined ? { code: last.code } : {}),
+        ...(last.network !== undefined ? { network: last.network } : {}),
+        summary: summarizeFailures(failures),
+      },
     });
   }
 
@@ -363,6 +542,25 @@ export class ActionExecutor {
 /** "500 20500 Service unavailable", "network timeout of 200ms exceeded": status (or network), Twilio code, message. */
 function describeFailure(f: RestFailure): string {
   return [f.status ?? 'network', f.code, f.message].filter((x) => x !== undefined && x !== '').join(' ');
+}
+
+const NETWORK_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'the connection was refused',
+  ECONNRESET: 'the connection was reset',
+  ETIMEDOUT: 'a request timed out',
+};
+const TIMES = ['', 'once', 'twice', 'three times', 'four times', 'five times', 'six times', 'seven times', 'eight times', 'nine times', 'ten times'];
+
+/** Failed attempts in words, runs of the same answer together: "the connection was refused 9 times, then Twilio answered 500 twice". */
+function summarizeFailures(failures: readonly RestFailure[]): string {
+  const runs: { what: string; n: number }[] = [];
+  for (const f of failures) {
+    const what = f.status !== undefined ? `Twilio answered ${f.status}` : (NETWORK_WORDS[f.network ?? ''] ?? `a network error (${f.network ?? 'unknown'})`);
+    const last = runs.at(-1);
+    if (last?.what === what) last.n++;
+    else runs.push({ what, n: 1 });
+  }
+  return runs.map((r) => `${r.what} ${TIMES[r.n] ?? `${r.n} times`}`).join(', then ');
 }
 
 function ignoreGone(err: unknown): void {

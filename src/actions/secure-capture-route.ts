@@ -1,13 +1,22 @@
 // POST /twilio/secure-capture: the action URL of a secure capture flow (<Pay action=…>). Twilio calls it
 // when the caller has keyed in their details; the answer starts takeover's stream again and returns the
-// caller to the agent's TwiML. Signed like every Twilio webhook; the payment fields are never logged.
-import type { FastifyPluginAsync } from 'fastify';
-import type { CallMonitor } from '../calls/monitor.js';
+// caller to the agent's TwiML. Signed like every Twilio webhook; the payment fields are never logged. The
+// signature has no timestamp: a request already taken for the call is answered as if the call were not paused
+// here, so a replay (say, during a later capture) reopens nothing.
+import { createHash } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { requireTwilioSignature, type SignatureOptions } from '../twilio-signature.js';
 import { escapeXml } from './twiml.js';
 
+/** What the route needs of the calls held here (calls/monitor.ts provides it). */
+export interface SecureCaptureCalls {
+  session(callSid: string): { readonly callbacksTaken: Set<string> } | undefined;
+  /** Reopens a call paused for a secure capture; the TwiML that returns the caller to the agent, or undefined. */
+  secureCaptureDone(callSid: string): string | undefined;
+}
+
 export interface SecureCaptureOptions {
-  monitor: CallMonitor;
+  monitor: SecureCaptureCalls;
   signature: SignatureOptions;
 }
 
@@ -20,11 +29,16 @@ export const secureCaptureRoute: FastifyPluginAsync<SecureCaptureOptions> = asyn
       const callSid = body.CallSid;
       if (!callSid || !/^CA[0-9a-fA-F]{32}$/.test(callSid)) return reply.code(400).send({ error: 'CallSid: must be a Call SID' });
       const back = (req.query as { return?: string }).return;
-      req.log.info({ callSid, result: body.Result }, 'secure capture finished');
-      let twiml = opts.monitor.secureCaptureDone(callSid);
+      const taken = opts.monitor.session(callSid)?.callbacksTaken;
+      const digest = requestDigest(req);
+      const replayed = taken?.has(digest) ?? false;
+      taken?.add(digest);
+      if (replayed) req.log.warn({ callSid }, 'secure capture action already taken for this call: a replay, ignored');
+      else req.log.info({ callSid, result: body.Result }, 'secure capture finished');
+      let twiml = replayed ? undefined : opts.monitor.secureCaptureDone(callSid);
       if (!twiml) {
-        // This process no longer knows the call (restart, another instance): send the caller back to the agent at least.
-        req.log.warn({ callSid }, 'secure capture finished for a call not paused here; returning it to the agent without monitoring');
+        // This process no longer knows the call (restart, another instance), or it is a replay: send the caller back to the agent at least.
+        if (!replayed) req.log.warn({ callSid }, 'secure capture finished for a call not paused here; returning it to the agent without monitoring');
         twiml = back && /^https?:\/\//.test(back)
           ? `<?xml version="1.0" encoding="UTF-8"?><Response><Redirect method="POST">${escapeXml(back)}</Redirect></Response>`
           : '<?xml version="1.0" encoding="UTF-8"?><Response/>';
@@ -33,3 +47,9 @@ export const secureCaptureRoute: FastifyPluginAsync<SecureCaptureOptions> = asyn
     },
   );
 };
+
+/** What Twilio signed (the URL with its query, and the form fields): equal for a request and its replay. */
+function requestDigest(req: FastifyRequest): string {
+  const fields = Object.entries((req.body ?? {}) as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify([req.url, fields])).digest('base64url');
+}

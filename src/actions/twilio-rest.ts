@@ -2,6 +2,7 @@
 // on a live call; retries, idempotency and audit live in the executor.
 import twilio from 'twilio';
 import type { Config } from '../config.js';
+import { parseRetryAfter } from '../backoff.js';
 
 const TWILIO_API = 'https://api.twilio.com';
 /** A request gives up after this long, or sooner when the action it belongs to has less time left. */
@@ -41,13 +42,27 @@ class TakeoverRequestClient extends twilio.RequestClient {
     super(opts);
   }
 
-  override request<T>(opts: Parameters<twilio.RequestClient['request']>[0]) {
+  override async request<T>(opts: Parameters<twilio.RequestClient['request']>[0]) {
     if (this.baseUrl !== TWILIO_API && opts.uri.startsWith(TWILIO_API)) opts.uri = this.baseUrl + opts.uri.slice(TWILIO_API.length);
     const deadline = currentDeadline;
     if (deadline !== undefined) {
       opts.timeout = Math.max(MIN_REQUEST_TIMEOUT_MS, Math.min(opts.timeout ?? REQUEST_TIMEOUT_MS, deadline - Date.now()));
     }
-    return super.request<T>(opts as never);
+    const res = await super.request<T>(opts as never);
+    // The SDK's RestException drops the headers, and with them how long Twilio asked us to wait.
+    const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers?.['retry-after']) : undefined;
+    if (retryAfterMs !== undefined) throw new RetryAfterException(res, retryAfterMs);
+    return res;
+  }
+}
+
+/** Twilio's error answer (as the SDK's RestException) that said when to try again. */
+export class RetryAfterException extends twilio.RestException {
+  constructor(
+    response: ConstructorParameters<typeof twilio.RestException>[0],
+    readonly retryAfterMs: number,
+  ) {
+    super(response);
   }
 }
 
@@ -153,19 +168,32 @@ export function twilioCallControl(client: TwilioClient): CallControl {
 }
 
 /** What a failed REST call means for the action that made it. */
-export type RestFailure =
-  | { kind: 'gone'; status?: number; code?: number; message: string }
-  | { kind: 'retry'; status?: number; code?: number; message: string }
-  | { kind: 'fatal'; status?: number; code?: number; message: string };
+export interface RestFailure {
+  /** gone: the call (or resource) is no longer there; retry: try again; fatal: Twilio refused the request as it is. */
+  kind: 'gone' | 'retry' | 'fatal';
+  /** HTTP status; undefined when no answer came (connection refused or reset, timeout). */
+  status?: number;
+  /** Twilio's error code (20429, 21220, …). */
+  code?: number;
+  /** For a request that got no answer: ECONNREFUSED, ECONNRESET, ETIMEDOUT, … */
+  network?: string;
+  /** How long Twilio asked us to wait (Retry-After), in ms. */
+  retryAfterMs?: number;
+  message: string;
+}
 
 /** 20404 / 404 and 21220 mean the call (or the resource) is no longer there: a normal outcome, never retried. */
 export function classifyRestError(err: unknown): RestFailure {
-  const e = err as { status?: number; code?: number | string; message?: string };
+  const e = err as { status?: number; code?: number | string; message?: string; retryAfterMs?: number };
   const status = typeof e.status === 'number' ? e.status : undefined;
   const code = typeof e.code === 'number' ? e.code : undefined;
   const message = String(e.message ?? err).slice(0, 300);
-  if (status === undefined) return { kind: 'retry', code, message }; // network error, timeout
+  if (status === undefined) {
+    // No answer: connection refused or reset, a timeout (axios says ECONNABORTED for its own).
+    const network = typeof e.code === 'string' ? (e.code === 'ECONNABORTED' ? 'ETIMEDOUT' : e.code) : /timeout/i.test(message) ? 'ETIMEDOUT' : 'network';
+    return { kind: 'retry', network, message };
+  }
   if (code === 21220 || code === 20404 || status === 404) return { kind: 'gone', status, code, message };
-  if (status === 429 || status >= 500) return { kind: 'retry', status, code, message };
+  if (status === 429 || status >= 500) return { kind: 'retry', status, code, message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
   return { kind: 'fatal', status, code, message };
 }

@@ -1,5 +1,5 @@
 // The in-process bus: one instance, listeners called synchronously in publish order.
-import type { Bus, CommandReply, LiveEvent } from './types.js';
+import type { Bus, CommandAnswer, LiveEvent } from './types.js';
 
 export class LocalBus implements Bus {
   readonly #listeners = new Set<(event: LiveEvent) => void>();
@@ -20,8 +20,8 @@ export class LocalBus implements Bus {
   }
 
   /** One instance: there is nobody else to ask. */
-  async request(): Promise<CommandReply | undefined> {
-    return undefined;
+  async request(): Promise<CommandAnswer> {
+    return { kind: 'none' };
   }
 
   serve(): void {}

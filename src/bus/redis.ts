@@ -1,9 +1,10 @@
 // The bus across instances: events are delivered to local listeners at once and published on a Redis
-// channel for the other instances (ioredis pub/sub). An instance ignores its own echoes.
+// channel for the other instances (ioredis pub/sub). An instance ignores its own echoes. Each instance also
+// marks itself alive in a sorted set every 2 s, so that a command knows how many instances should answer it.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LocalBus } from './local.js';
-import type { Bus, CallCommand, CommandReply, LiveEvent } from './types.js';
+import type { Bus, CallCommand, CommandAnswer, CommandReply, LiveEvent } from './types.js';
 
 export interface RedisBusOptions {
   url: string;
@@ -12,14 +13,32 @@ export interface RedisBusOptions {
   logger?: { warn(obj: object, msg?: string): void };
 }
 
+/** An instance seen within this long is expected to answer a command; one silent longer is taken as gone. */
+const ALIVE_MS = 6000;
+const HEARTBEAT_MS = 2000;
+// Redis's clock, not each instance's: instances whose clocks disagree still agree on who is alive.
+const NOW = `local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)`;
+const HEARTBEAT = `${NOW}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+return now`;
+/** How long the holder of a call may take to run a command it has taken (an action retries for up to 10 s by default). */
+const RESULT_TIMEOUT_MS = 30_000;
+const ALIVE = `${NOW}
+return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')`;
+
 export class RedisBus implements Bus {
   readonly instanceId = randomUUID();
   readonly #local = new LocalBus();
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #channel: string;
-  readonly #waiting = new Map<string, (reply: CommandReply) => void>();
+  readonly #waiting = new Map<string, (answer: CommandAnswer | { kind: 'taken' }) => void>();
   #handler: ((command: CallCommand) => Promise<CommandReply> | undefined) | undefined;
+  /** Subscribed to the channels (answers to this instance's commands among them). */
+  #listening = false;
+  #heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(pub: Redis, sub: Redis, private readonly opts: RedisBusOptions) {
     this.#pub = pub;
@@ -44,13 +63,35 @@ export class RedisBus implements Bus {
       throw new Error(`REDIS_URL: cannot connect (${(err as Error).message}); check the URL or unset REDIS_URL to run one instance with the in-process bus`);
     }
     const bus = new RedisBus(pub, sub, opts);
-    await sub.subscribe(bus.#channel, bus.#commands, bus.#replies);
+    const channels = [bus.#channel, bus.#commands, bus.#replies];
+    await sub.subscribe(...channels);
+    bus.#listening = true;
+    // After a reconnect ioredis says "ready" before it has subscribed again; until then this instance would miss
+    // the answers to its commands. Subscribing once more (harmless) tells when it listens again.
+    sub.on('close', () => (bus.#listening = false));
+    sub.on('ready', () => {
+      sub.subscribe(...channels).then(
+        () => (bus.#listening = sub.status === 'ready'),
+        () => undefined,
+      );
+    });
     sub.on('message', (channel: string, raw: string) => {
       if (channel === bus.#channel) bus.#receive(raw);
       else if (channel === bus.#commands) void bus.#run(raw);
       else if (channel === bus.#replies) bus.#reply(raw);
     });
+    await bus.#beat();
+    bus.#heartbeat = setInterval(() => void bus.#beat(), HEARTBEAT_MS);
+    bus.#heartbeat.unref();
     return bus;
+  }
+
+  get #roster(): string {
+    return `${this.#channel}:instances`;
+  }
+
+  async #beat(): Promise<void> {
+    await this.#pub.eval(HEARTBEAT, 1, this.#roster, this.instanceId).catch(() => undefined);
   }
 
   publish(event: LiveEvent): void {
@@ -72,19 +113,76 @@ export class RedisBus implements Bus {
     return `${this.#channel}:replies:${this.instanceId}`;
   }
 
-  request(command: CallCommand, timeoutMs = 5000): Promise<CommandReply | undefined> {
+  /**
+   * Every other instance answers a command: the one that holds the call with its reply, the rest with "not
+   * mine". So "no instance holds this call" is known as soon as every instance alive (or reached) has answered,
+   * and told apart from "Redis is down" or "an instance did not answer", after which the call may well be live
+   * elsewhere. The holder says at once that it has taken the command, then `timeoutMs` no longer applies: its
+   * result may take as long as an action does (up to 30 s).
+   */
+  request(command: CallCommand, timeoutMs = 5000): Promise<CommandAnswer> {
+    const down = [this.#pub, this.#sub].find((r) => r.status !== 'ready');
+    if (down) return Promise.resolve({ kind: 'unreachable', detail: `the connection to Redis is ${down.status}` });
+    if (!this.#listening) return Promise.resolve({ kind: 'unreachable', detail: 'reconnected to Redis, not yet listening for answers' });
     const id = randomUUID();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        resolve(undefined);
-      }, timeoutMs);
-      this.#waiting.set(id, (reply) => {
+      /** How many other instances the command reached; known once Redis has taken it. */
+      let asked: number | undefined;
+      let notMine = 0;
+      const finish = (answer: CommandAnswer) => {
         clearTimeout(timer);
         this.#waiting.delete(id);
-        resolve(reply);
+        resolve(answer);
+      };
+      const settle = () => {
+        if (asked !== undefined && notMine >= asked) finish({ kind: 'none' });
+      };
+      let timer = setTimeout(
+        () =>
+          finish({
+            kind: 'unreachable',
+            sent: true,
+            detail:
+              asked === undefined
+                ? `Redis did not take the command within ${timeoutMs} ms`
+                : `${asked - notMine} of ${asked} other instances did not answer within ${timeoutMs} ms`,
+          }),
+        timeoutMs,
+      );
+      let taken = false;
+      this.#waiting.set(id, (answer) => {
+        if (answer.kind === 'taken') {
+          // The holder runs it: from now on wait for its result, as long as an action may take.
+          if (taken) return;
+          taken = true;
+          clearTimeout(timer);
+          timer = setTimeout(
+            () =>
+              finish({
+                kind: 'unreachable',
+                sent: true,
+                detail: `the instance holding the call took the command and did not answer within ${RESULT_TIMEOUT_MS / 1000} s`,
+              }),
+            Math.max(timeoutMs, RESULT_TIMEOUT_MS),
+          );
+          return;
+        }
+        if (answer.kind !== 'none') return finish(answer);
+        notMine++;
+        settle();
       });
-      this.#pub.publish(this.#commands, JSON.stringify({ id, from: this.instanceId, command })).catch(() => undefined);
+      Promise.all([
+        this.#pub.publish(this.#commands, JSON.stringify({ id, from: this.instanceId, command })),
+        this.#pub.eval(ALIVE, 1, this.#roster, ALIVE_MS) as Promise<number>,
+      ]).then(
+        // Every other instance alive should answer, even one Redis could not deliver the command to (it lost its
+        // connection, and may hold the call). This instance receives its own command too, and ignores it.
+        ([receivers, alive]) => {
+          asked = Math.max(0, receivers - 1, Number(alive) - 1);
+          settle();
+        },
+        (err: Error) => finish({ kind: 'unreachable', detail: `could not publish to Redis (${err.message})` }),
+      );
     });
   }
 
@@ -100,25 +198,35 @@ export class RedisBus implements Bus {
       return;
     }
     if (!msg.id || !msg.from || msg.from === this.instanceId || !msg.command) return;
+    const to = `${this.#channel}:replies:${msg.from}`;
     const running = this.#handler?.(msg.command);
-    if (!running) return; // not our call: the instance that holds it answers
+    // Not our call: say so, so that the asking instance need not wait for a timeout to know nobody holds it.
+    if (!running) return void (await this.#pub.publish(to, JSON.stringify({ id: msg.id, notMine: true })).catch(() => undefined));
+    // Ours: say so at once (an action may take seconds), then send the result; one connection keeps them in order.
+    void this.#pub.publish(to, JSON.stringify({ id: msg.id, taken: true })).catch(() => undefined);
     const reply = await running.catch((err: Error) => ({ result: 'failed', detail: err.message }));
-    await this.#pub.publish(`${this.#channel}:replies:${msg.from}`, JSON.stringify({ id: msg.id, reply })).catch(() => undefined);
+    await this.#pub.publish(to, JSON.stringify({ id: msg.id, reply })).catch(() => undefined);
   }
 
   #reply(raw: string): void {
     try {
-      const { id, reply } = JSON.parse(raw) as { id: string; reply: CommandReply };
-      this.#waiting.get(id)?.(reply);
+      const { id, reply, notMine, taken } = JSON.parse(raw) as { id: string; reply?: CommandReply; notMine?: boolean; taken?: boolean };
+      if (reply) this.#waiting.get(id)?.({ kind: 'reply', reply });
+      else if (taken) this.#waiting.get(id)?.({ kind: 'taken' });
+      else if (notMine) this.#waiting.get(id)?.({ kind: 'none' });
     } catch {
       // A malformed reply is ignored; the request times out.
     }
   }
 
   async close(): Promise<void> {
-    for (const resolve of this.#waiting.values()) resolve({ result: 'failed', detail: 'shutting down' });
+    for (const answer of this.#waiting.values()) answer({ kind: 'unreachable', detail: 'this instance is shutting down' });
+    clearInterval(this.#heartbeat);
     await this.#local.close();
-    await Promise.allSettled([this.#sub.quit(), this.#pub.quit()]);
+    // Gone at once, rather than expected to answer for another ALIVE_MS.
+    if (this.#pub.status === 'ready') await this.#pub.zrem(this.#roster, this.instanceId).catch(() => undefined);
+    // Without a connection there is nothing to quit politely, and waiting for one would hold up shutdown.
+    await Promise.allSettled([this.#sub, this.#pub].map((r) => (r.status === 'ready' ? r.quit() : r.disconnect())));
   }
 
   #receive(raw: string): void {

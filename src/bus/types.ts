@@ -6,7 +6,8 @@ import type { SensitiveCategory, Track } from '../types.js';
 export type CallState = 'monitoring' | 'paused' | 'handed_off' | 'ended';
 
 export type LiveEvent =
-  | { type: 'call'; callSid: string; state: CallState; degraded?: string; at: number }
+  /** `pausedUntil`: while paused, when the pause ends by itself (epoch ms). */
+  | { type: 'call'; callSid: string; state: CallState; degraded?: string; pausedUntil?: number; at: number }
   | { type: 'utterance'; callSid: string; track: Track; text: string; final: boolean; at: number }
   | {
       type: 'assessment';
@@ -20,7 +21,13 @@ export type LiveEvent =
     }
   | { type: 'decision'; callSid: string; decisionId: string; ruleId: string; action: string; mode: string; reason: string; note?: string; at: number }
   | { type: 'outcome'; callSid: string; decisionId?: string; result: string; detail: string; at: number }
-  | { type: 'gate'; callSid: string; open: boolean; reason: string; by: string; at: number };
+  | { type: 'gate'; callSid: string; open: boolean; reason: string; by: string; at: number }
+  /**
+   * Something a supervisor must look at now. `action`: an action on the call failed (the rule is re-armed);
+   * `privacy`: a pause failed, so Twilio's recording or transcription may still be running. `reason` is in
+   * words and carries nothing of the call (no number, no transcript text).
+   */
+  | { type: 'alert'; callSid: string; kind: 'action' | 'privacy'; action: string; decisionId?: string; reason: string; at: number };
 
 /** A supervisor's action on a call, to be run by whichever instance holds the call's stream. */
 export type CallCommand =
@@ -32,15 +39,23 @@ export interface CommandReply {
   detail: string;
 }
 
+/**
+ * What asking the other instances gave: the holder's reply; `none`, every instance answered and none holds the
+ * call; or `unreachable`, they could not be asked (Redis is down) or did not all answer in time, so the call
+ * may well be live elsewhere.
+ */
+export type CommandAnswer =
+  | { kind: 'reply'; reply: CommandReply }
+  | { kind: 'none' }
+  /** `sent`: the command went out, and the holder may still be running it (it did not answer in time). */
+  | { kind: 'unreachable'; detail: string; sent?: boolean };
+
 export interface Bus {
   publish(event: LiveEvent): void;
   /** Returns the unsubscribe function. */
   subscribe(listener: (event: LiveEvent) => void): () => void;
-  /**
-   * Asks the other instances to run a command for a call they hold. Undefined when none answers in time
-   * (or there are no other instances).
-   */
-  request(command: CallCommand, timeoutMs?: number): Promise<CommandReply | undefined>;
+  /** Asks the other instances to run a command for a call one of them holds. */
+  request(command: CallCommand, timeoutMs?: number): Promise<CommandAnswer>;
   /** Runs commands from other instances: the handler returns undefined for calls this instance does not hold. */
   serve(handler: (command: CallCommand) => Promise<CommandReply> | undefined): void;
   close(): Promise<void>;

@@ -2,10 +2,10 @@
 // firings and state. Raw text of recent turns stays in memory only (the classifier needs it).
 import type { CallState } from '../bus/types.js';
 import type { AssessedTurn } from '../rules/evaluate.js';
-import type { RuleFiring } from '../rules/decide.js';
 import { PrivacyGate } from '../transcription/privacy-gate.js';
 import type { Transcriber } from '../transcription/transcriber.js';
 import type { Track } from '../types.js';
+import { initialState, type CallRulesState } from './pipeline.js';
 
 export interface StreamInfo {
   streamSid: string;
@@ -16,17 +16,13 @@ export interface StreamInfo {
   open: boolean;
 }
 
-/** Keep this many final turns per call for context and rule windows. */
-const MAX_TURNS = 50;
-
 export class CallSession {
-  readonly startedAt = Date.now();
+  /** What the rules know of the call (turns, firings, who spoke when, pause): replaced by each step of pipeline.ts. */
+  rules: CallRulesState = initialState(Date.now());
   state: CallState = 'monitoring';
   customParameters: Record<string, string> = {};
   readonly gate = new PrivacyGate();
   readonly streams = new Map<string, StreamInfo>();
-  readonly turns: AssessedTurn[] = [];
-  readonly firing: RuleFiring = new Map();
   readonly transcribers = new Map<Track, Transcriber>();
   /** Twilio real-time transcription feeding this call, learnt from its callbacks. */
   transcription?: { sid: string; track?: string };
@@ -51,11 +47,37 @@ export class CallSession {
   endPending?: string;
   /** When the current pause started (for checking, now and then, that the call is still there). */
   pausedAt?: number;
+  /** When the current pause ends by itself (epoch ms; stored, so that a restart keeps it). Unset: a supervisor resumes. */
+  pausedUntil?: number;
+  /** Fires at `pausedUntil`. */
+  resumeTimer?: NodeJS.Timeout;
+  /** When a stream or a transcription callback last told us anything of the call (a call with neither goes idle). */
+  lastHeardAt = Date.now();
+  /**
+   * Settles once the store has said whether it knew the call already (a restart, or a call another process held):
+   * writes of the call wait for it, so that the first start and "call started" in the audit trail are kept once.
+   */
+  known: Promise<void> = Promise.resolve();
   lastLivenessCheck = 0;
-  /** When each side last said anything (partials count), for silence rules. */
-  readonly lastSpokeAt: { inbound?: number; outbound?: number } = {};
+  /** Digests of the signed Twilio requests already acted on for this call (a secure capture's action): a replay is ignored. */
+  readonly callbacksTaken = new Set<string>();
+  /** Per track, the stored line of a partial transcript that decided something: its final version replaces it. */
+  readonly partialLines = new Map<Track, { at: number; epoch: number; written: Promise<unknown> }>();
 
   constructor(readonly callSid: string) {}
+
+  /** When the call started; a call the store already had (this instance restarted) keeps its first start. */
+  get startedAt(): number {
+    return this.rules.startedAt;
+  }
+  set startedAt(at: number) {
+    this.rules = { ...this.rules, startedAt: at };
+  }
+
+  /** Final turns, oldest first; the words that paused the call stand as WITHHELD. */
+  get turns(): readonly AssessedTurn[] {
+    return this.rules.turns;
+  }
 
   /** Call attributes for rule scopes. `from`/`to` come from the stream's <Parameter>s of those names. */
   get from(): string | undefined {
@@ -67,11 +89,6 @@ export class CallSession {
 
   get openStreams(): StreamInfo[] {
     return [...this.streams.values()].filter((s) => s.open);
-  }
-
-  addTurn(turn: AssessedTurn): void {
-    this.turns.push(turn);
-    if (this.turns.length > MAX_TURNS) this.turns.splice(0, this.turns.length - MAX_TURNS);
   }
 
   frustrationTrend(n = 10): number[] {

@@ -1,42 +1,37 @@
 // The call pipeline (design.md data flow): stream events and Utterances in; privacy gate, classification,
-// rules and actions in order; live events, redacted transcripts and the audit trail out.
+// rules and actions in order; live events, redacted transcripts and the audit trail out. What the rules decide is
+// pipeline.ts (pure, shared with the dry run), a call's life across restarts registry.ts; what is left is one file
+// because streams, transcripts and actions all act on the same gate and the same pending work (settle, close).
 import type { FastifyBaseLogger } from 'fastify';
-import type { ActionExecutor, CallHandle, HandoffBrief } from '../actions/executor.js';
+import type { ActionExecutor, ActionOutcome, CallHandle, HandoffBrief } from '../actions/executor.js';
 import type { HandoffSummarizer } from '../classification/summary.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamSpec, TranscriptionSpec } from '../actions/twilio-rest.js';
 import type { Bus, CallCommand } from '../bus/types.js';
 import { redactTurns } from '../classification/redact.js';
-import { decide, type Decision } from '../rules/decide.js';
-import { evaluateRules, type AssessedTurn } from '../rules/evaluate.js';
+import type { Decided, Decision } from '../rules/decide.js';
+import type { AssessedTurn } from '../rules/evaluate.js';
 import type { RuleBook } from '../rules/rule-book.js';
 import type { Action } from '../rules/schema.js';
-import type { AuditEntry, Store } from '../store/types.js';
+import type { AuditEntry, Store, TranscriptLine } from '../store/types.js';
 import type { TranscriberFactory, TranscriberHealth } from '../transcription/transcriber.js';
 import type { Assessment, Classifier, Track, Utterance } from '../types.js';
 import { CallSession } from './call-session.js';
+import { CallRegistry, type CallRegistryOptions } from './registry.js';
+import { contextOf, hear, judged, paused, rearmed, remember, resumed, tick, TICK_MS, withDegraded, WITHHELD, type CallFrame, type Step } from './pipeline.js';
 import { now as clock } from '../clock.js';
 
-/** Stands in the transcript and the live feed for the utterance that paused the call. */
-export const WITHHELD = '[withheld: transcription paused]';
+export { WITHHELD } from './pipeline.js';
 
-/** Partials shorter than this are not classified. */
-const MIN_PARTIAL_WORDS = 3;
-
-export interface MonitorOptions {
+/** With the registry's: ended-call grace, paused-call checks, instance id, idle time (registry.ts). */
+export interface MonitorOptions extends CallRegistryOptions {
   /** wss URL of /media-stream (re-created streams use it). */
   mediaStreamUrl: string;
   /** https URL of /twilio/transcription (re-created transcriptions post there). */
   transcriptionCallbackUrl: string;
   streamName: string;
-  /** Keep ended calls this long so late callbacks are recognised and ignored. */
-  endedGraceMs?: number;
-  /** Recent turns passed to the classifier as context. */
-  contextTurns?: number;
   /** How long a call's transcribers may still deliver after its stream stopped. */
   transcriberDrainMs?: number;
-  /** How often to ask Twilio whether a paused call is still there. */
-  pausedCheckMs?: number;
 }
 
 export interface StreamStart {
@@ -48,10 +43,18 @@ export interface StreamStart {
   path?: string;
 }
 
+/** Why a Media Stream may not join the call it names. */
+export type StreamRefusal = 'foreign account' | 'second stream' | 'stream reused' | 'not a re-created stream';
+
+export type StreamAdmission =
+  | { accepted: true; session: CallSession }
+  | { accepted: false; why: StreamRefusal | 'call not monitored' };
+
 export class CallMonitor {
-  readonly #sessions = new Map<string, CallSession>();
+  /** Creating, ending and storing calls, pause deadlines, the drain and start-up recovery. */
+  readonly #calls: CallRegistry;
+  readonly #sessions: Map<string, CallSession>;
   readonly #streamToCall = new Map<string, string>();
-  readonly #resumeTimers = new Map<string, NodeJS.Timeout>();
   readonly #pending = new Set<Promise<unknown>>();
   /** Per call, which transcription sources are down now, and why. */
   readonly #down = new WeakMap<CallSession, Map<Track | 'provider', string>>();
@@ -71,7 +74,18 @@ export class CallMonitor {
     },
     private readonly opts: MonitorOptions,
   ) {
-    this.#ticker = setInterval(() => this.tick(), 1000);
+    this.#calls = new CallRegistry(
+      {
+        ...deps,
+        audit: (entry) => this.#audit(entry),
+        track: (p) => this.#track(p),
+        ended: (session) => this.#closeTranscribersSoon(session),
+        resume: (callSid, actor) => this.resume(callSid, actor),
+      },
+      opts,
+    );
+    this.#sessions = this.#calls.sessions;
+    this.#ticker = setInterval(() => this.tick(), TICK_MS);
     this.#ticker.unref();
   }
 
@@ -85,16 +99,42 @@ export class CallMonitor {
 
   // ---- media (from src/media) -------------------------------------------------------------
 
-  streamStarted(s: StreamStart): CallSession | undefined {
-    const session = this.#sessionFor(s.callSid);
-    if (session.state === 'ended' || session.state === 'handed_off') return undefined;
-    session.customParameters = { ...session.customParameters, ...s.customParameters };
+  /**
+   * A stream belongs to its call: one live stream per call, each streamSid once. A stream that would join a call
+   * that has a live one, reuse a streamSid, or join a call whose stream stopped without being the one takeover
+   * re-creates (same path and parameters) is refused and changes nothing (no session, audio or parameters).
+   * (src/media refuses another account's stream before it gets here.)
+   */
+  streamStarted(s: StreamStart): StreamAdmission {
+    if (this.#streamSeen(s.streamSid)) return this.streamRefused(s, 'stream reused');
+    const existing = this.#sessions.get(s.callSid);
+    if (existing && existing.openStreams.length > 0) return this.streamRefused(s, 'second stream');
+    if (existing?.state === 'ended' || existing?.state === 'handed_off') return { accepted: false, why: 'call not monitored' };
+    // Once its stream has stopped (a pause), a call takes only the one takeover re-creates: same URL and parameters.
+    if (existing && existing.streams.size > 0 && !recreates(existing, s)) return this.streamRefused(s, 'not a re-created stream');
+    const session = existing ?? this.#sessionFor(s.callSid);
+    if (session.streams.size === 0) session.customParameters = { ...session.customParameters, ...s.customParameters };
     session.streams.set(s.streamSid, { streamSid: s.streamSid, tracks: s.tracks, customParameters: s.customParameters, path: s.path, open: true });
     this.#streamToCall.set(s.streamSid, s.callSid);
     if (session.gate.isOpen) this.#openTranscribers(session, s.tracks);
     this.deps.log.info({ callSid: s.callSid, streamSid: s.streamSid, tracks: s.tracks }, 'stream started');
     this.#saveCall(session);
-    return session;
+    return { accepted: true, session };
+  }
+
+  /** Counts, audits and logs (SIDs only, never parameters) a stream that may not join the call it names. */
+  streamRefused(s: Pick<StreamStart, 'callSid' | 'streamSid'>, why: StreamRefusal): StreamAdmission {
+    this.deps.metrics?.streamsRefused.inc({ reason: why });
+    this.#audit({ kind: 'call', callSid: s.callSid, actor: 'twilio', data: { event: 'stream refused', reason: why, streamSid: s.streamSid } });
+    this.deps.log.warn({ callSid: s.callSid, streamSid: s.streamSid, reason: why }, 'refused a Media Stream');
+    return { accepted: false, why };
+  }
+
+  /** Whether a call still held here (live, or ended within the grace period) has had a stream of that SID. */
+  #streamSeen(streamSid: string): boolean {
+    if (this.#streamToCall.has(streamSid)) return true;
+    for (const session of this.#sessions.values()) if (session.streams.has(streamSid)) return true;
+    return false;
   }
 
   /** The hot path: one 20 ms frame. No allocation beyond the provider's own. */
@@ -123,12 +163,17 @@ export class CallMonitor {
 
   // ---- transcripts (from src/transcription) ------------------------------------------------
 
-  /** Twilio real-time transcription started/stopped for a call (learnt from its callbacks). */
-  transcriptionStatus(callSid: string, event: 'started' | 'stopped', sid: string, track?: string): void {
-    const session = this.#sessions.get(callSid) ?? (event === 'started' ? this.#sessionFor(callSid) : undefined);
+  /**
+   * Twilio real-time transcription started, runs (a content callback) or stopped for a call, learnt from its
+   * callbacks. After a restart only content callbacks come: they tell which transcription a pause must stop.
+   */
+  transcriptionStatus(callSid: string, event: 'started' | 'running' | 'stopped', sid: string, track?: string): void {
+    const session = this.#sessions.get(callSid) ?? (event !== 'stopped' ? this.#sessionFor(callSid) : undefined);
     if (!session) return;
+    session.lastHeardAt = Date.now();
     if (event === 'started') session.transcription = { sid, track };
-    else if (session.transcription?.sid === sid) {
+    else if (event === 'running') session.transcription ??= { sid };
+    else if (!session.transcription || session.transcription.sid === sid) {
       if (session.state !== 'paused' && session.openStreams.length === 0) this.#end(session, 'transcription stopped');
     }
   }
@@ -148,31 +193,17 @@ export class CallMonitor {
     if (degraded === session.degraded) return;
     session.degraded = degraded;
     this.#audit({ kind: 'transcriber', callSid, actor: 'system', data: health });
+    session.rules = withDegraded(session.rules, degraded !== undefined);
     this.deps.bus.publish({ type: 'call', callSid, state: session.state, degraded, at: Date.now() });
-    if (degraded) this.#evaluate(session, undefined, { transcriptAt: Date.now(), assessedAt: Date.now() });
+    if (degraded) this.#apply(session, tick(this.#frame(session), session.rules, Date.now()));
   }
 
   /** Time-based rules (silence): evaluated for every monitored call, once a second. */
   tick(now = Date.now()): void {
     for (const session of this.#sessions.values()) {
-      if (session.state === 'monitoring' && session.gate.isOpen) this.#evaluate(session, undefined, { transcriptAt: now, assessedAt: now });
-      else if (session.state === 'paused' && !session.endedAt) this.#checkPausedCall(session, now);
+      if (session.state === 'monitoring' && session.gate.isOpen) this.#apply(session, tick(this.#frame(session), session.rules, now));
     }
-  }
-
-  /**
-   * A paused call has no stream to tell us the caller hung up, so ask Twilio now and then: a call that is
-   * over ends here too (and its pause with it).
-   */
-  #checkPausedCall(session: CallSession, now: number): void {
-    const every = this.opts.pausedCheckMs ?? 30_000;
-    if (now - (session.pausedAt ?? now) < every || now - session.lastLivenessCheck < every) return;
-    session.lastLivenessCheck = now;
-    this.#track(
-      this.deps.executor.isLive(session.callSid).then((live) => {
-        if (!live && session.state === 'paused') this.#end(session, 'call ended while paused');
-      }),
-    );
+    this.#calls.checkLiveness(now);
   }
 
   /**
@@ -194,13 +225,9 @@ export class CallMonitor {
     }
     const epoch = session.gate.epoch;
     const at = u.receivedAt;
-    session.lastSpokeAt[u.track] = at;
-    // A partial of a word or two says too little to act on (a lone "With" is not a request for a person).
-    if (!u.final && text.split(/\s+/).length < MIN_PARTIAL_WORDS) return;
-
-    const context = session.turns.slice(-(this.opts.contextTurns ?? 8)).map((t) => ({ track: t.track, text: t.text }));
+    const context = contextOf(session.rules);
     let assessment;
-    if (u.track === 'inbound') {
+    if (u.track === 'inbound' && judged(text, u.final)) {
       try {
         assessment = await this.deps.classifier.classify({ callSid: u.callSid, text, track: u.track, final: u.final, context });
       } catch (err) {
@@ -214,32 +241,56 @@ export class CallMonitor {
       }
     }
     const assessedAt = clock();
-    const turn: AssessedTurn = { at, track: u.track, text, assessment };
-    if (u.final) session.addTurn(turn);
-    // Rules first: if this very utterance pauses the call, its text goes no further than the classifier.
+    const step = hear(this.#frame(session), session.rules, { track: u.track, text, final: u.final, at, assessment }, clock(), {
+      utteranceEndMs: u.endMs,
+      transcriptAt: at,
+      assessedAt,
+    });
+    session.rules = step.state;
+    if (!step.heard) return;
+    const fired = step.decided.act !== undefined || step.decided.recorded.length > 0;
     // Every final caller turn's assessment is on record (numbers and cues, never text): the trend survives a reload.
-    if (u.final && assessment) this.#auditAssessment(session, assessment);
-    this.#evaluate(session, turn, { utteranceEndMs: u.endMs, transcriptAt: at, assessedAt }, u.final);
-    const withheld = !session.gate.admits(epoch);
-    // The words that closed the gate leave memory too: after a resume they would otherwise be classifier context,
-    // and part of a later handoff's summary and TaskRouter task (health details have nothing to redact).
-    if (withheld) turn.text = WITHHELD;
+    // A partial's only when it fired a rule.
+    if (assessment && (u.final || fired)) this.#auditAssessment(session, assessment);
+    // Rules first: if this very utterance pauses the call, its text goes no further than the classifier.
+    this.#apply(session, step);
     // Redacted with its context: a card read out a few digits per turn is only recognisable across turns.
-    const shown = withheld ? WITHHELD : redactTurns([...context, { track: u.track, text }]).at(-1)!.text;
+    const shown = step.withheld ? WITHHELD : redactTurns([...context, { track: u.track, text }]).at(-1)!.text;
     this.deps.bus.publish({ type: 'utterance', callSid: u.callSid, track: u.track, text: shown, final: u.final, at });
     if (assessment) {
       const { frustration, sentiment, wantsHuman, sensitive, source } = assessment;
       this.deps.bus.publish({ type: 'assessment', callSid: u.callSid, frustration, sentiment, wantsHuman, sensitive, source, at: assessedAt });
     }
-    if (u.final) this.#track(this.deps.store.appendTranscript({ callSid: u.callSid, at, track: u.track, text: shown }));
+    // A partial that decided something is kept (a replay of the call must hear it): its final replaces it.
+    if (u.final || fired) this.#store(session, { callSid: u.callSid, at, track: u.track, text: shown }, !u.final && !step.withheld, epoch);
   }
 
   #record(session: CallSession, u: Utterance, text: string): void {
-    const context = session.turns.slice(-(this.opts.contextTurns ?? 8)).map((t) => ({ track: t.track, text: t.text }));
-    const shown = redactTurns([...context, { track: u.track, text }]).at(-1)!.text;
-    session.addTurn({ at: u.receivedAt, track: u.track, text });
+    const shown = redactTurns([...contextOf(session.rules), { track: u.track, text }]).at(-1)!.text;
+    session.rules = remember(session.rules, { at: u.receivedAt, track: u.track, text });
     this.deps.bus.publish({ type: 'utterance', callSid: u.callSid, track: u.track, text: shown, final: true, at: u.receivedAt });
-    this.#track(this.deps.store.appendTranscript({ callSid: u.callSid, at: u.receivedAt, track: u.track, text: shown }));
+    this.#store(session, { callSid: u.callSid, at: u.receivedAt, track: u.track, text: shown }, false);
+  }
+
+  /**
+   * Writes a transcript line. A partial's line (one that decided something) is replaced by the next line of its
+   * track, its final version, unless the gate moved meanwhile (the words after a resume are another utterance).
+   * `replaceable`: a partial's line, which the final version replaces (never the withheld marker). `epoch`: the gate's
+   * when the utterance was heard (the marker of a pause it caused replaces that utterance's earlier partial line).
+   */
+  #store(session: CallSession, line: TranscriptLine, replaceable: boolean, epoch = session.gate.epoch): void {
+    const earlier = session.partialLines.get(line.track);
+    session.partialLines.delete(line.track);
+    let written: Promise<void>;
+    if (earlier && earlier.epoch === epoch) {
+      // The line keeps the time it was first heard: when the decision was taken.
+      written = earlier.written.then(() => this.deps.store.replaceTranscript({ ...line, at: earlier.at }));
+      line = { ...line, at: earlier.at };
+    } else {
+      written = this.deps.store.appendTranscript(line);
+    }
+    this.#track(written);
+    if (replaceable) session.partialLines.set(line.track, { at: line.at, epoch: session.gate.epoch, written: written.catch(() => undefined) });
   }
 
   // ---- decisions -------------------------------------------------------------------------
@@ -272,15 +323,19 @@ export class CallMonitor {
 
   /** Reopens a paused call now (a supervisor, or the pause's timer). */
   resume(callSid: string, actor: string): Promise<{ result: string; detail: string }> {
-    const timer = this.#resumeTimers.get(callSid);
-    if (timer) clearTimeout(timer);
-    this.#resumeTimers.delete(callSid);
+    if (this.#calls.draining) {
+      // The re-created stream would come back to an instance that turns streams away; the due time is stored.
+      return Promise.resolve({ result: 'skipped', detail: 'this instance is shutting down: the call resumes at its due time on the next start, or by a supervisor then' });
+    }
+    const held = this.#sessions.get(callSid);
+    if (held) clearTimeout(held.resumeTimer);
     return this.deps.executor.resume(callSid, actor, () => {
       const session = this.#sessions.get(callSid);
       if (!session) return;
-      session.gate.open('resumed', actor);
+      session.gate.open();
+      session.rules = resumed(session.rules);
       session.state = 'monitoring';
-      session.pausedAt = undefined;
+      this.#calls.unpaused(session);
       this.#saveCall(session);
       // The re-created stream may have started while the gate was still closed, and got no transcribers then.
       for (const stream of session.openStreams) this.#openTranscribers(session, stream.tracks);
@@ -298,9 +353,10 @@ export class CallMonitor {
     return this.deps.executor.captureReturn(callSid, 'secure-capture', () => {
       const session = this.#sessions.get(callSid);
       if (!session) return;
-      session.gate.open('secure capture finished', 'secure-capture');
+      session.gate.open();
+      session.rules = resumed(session.rules);
       session.state = 'monitoring';
-      session.pausedAt = undefined;
+      this.#calls.unpaused(session);
       this.#saveCall(session);
       this.#audit({ kind: 'gate', callSid, actor: 'secure-capture', data: { open: true, reason: 'secure capture finished' } });
       this.deps.bus.publish({ type: 'gate', callSid, open: true, reason: 'secure capture finished', by: 'secure-capture', at: Date.now() });
@@ -313,49 +369,66 @@ export class CallMonitor {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
+  /**
+   * Stops the pipeline. Calls still live here are ended on record (their streams go with the process); a paused
+   * call keeps its stored due time, for the next start of this instance to resume.
+   */
   async close(): Promise<void> {
     clearInterval(this.#ticker);
-    for (const t of this.#resumeTimers.values()) clearTimeout(t);
-    this.#resumeTimers.clear();
+    this.#calls.close();
     await Promise.allSettled([...this.#sessions.values()].map((s) => this.#closeTranscribers(s)));
     await this.settle();
   }
 
-  #evaluate(
-    session: CallSession,
-    turn: AssessedTurn | undefined,
-    times: { utteranceEndMs?: number; transcriptAt: number; assessedAt: number },
-    final = true,
-  ): void {
-    const now = clock();
-    // A partial is judged as if it were the latest turn, without entering the history.
-    const turns = turn && session.turns.at(-1) !== turn ? [...session.turns, turn] : session.turns;
-    const matches = evaluateRules(this.deps.rules.rules, {
-      call: { to: session.to, from: session.from, customParameters: session.customParameters },
-      turns,
-      event: turn ? 'turn' : 'tick',
-      degraded: session.degraded !== undefined,
-      now,
-      startedAt: session.startedAt,
-      lastSpokeAt: session.lastSpokeAt,
-    });
-    if (matches.length === 0) return;
-    const { act, recorded } = decide(session.callSid, matches, session.firing, times, now);
-    if (!act && recorded.length === 0) return;
-    // Final turns are audited whether or not a rule fires (see utterance); a partial only when it fired one.
-    if (turn?.assessment && !final) this.#auditAssessment(session, turn.assessment);
+  // ---- restarts and shutdown (registry.ts) ---------------------------------------------------
+
+  /** True from the start of a drain (SIGTERM): this instance takes no new call. */
+  get draining(): boolean {
+    return this.#calls.draining;
+  }
+
+  /** Seconds a caller turned away during a drain should wait (Retry-After). */
+  get drainSecondsLeft(): number {
+    return this.#calls.drainSecondsLeft;
+  }
+
+  /** Whether a stream or callback for `callSid` (unknown: a new stream) is served: during a drain, only for calls held here. */
+  accepts(callSid: string | undefined): boolean {
+    return this.#calls.accepts(callSid);
+  }
+
+  /** No new calls from now on; resolves when the calls held here have ended (paused ones aside) or `ms` has passed. */
+  drain(ms: number): Promise<void> {
+    return this.#calls.drain(ms);
+  }
+
+  /** At start-up: ends the calls this instance's last process left open, and takes over its pauses. */
+  recover(): Promise<{ ended: number; pausesTakenOver: number }> {
+    return this.#calls.recover();
+  }
+
+  /** The rules as this call sees them now: its scope attributes and the running rule set. */
+  #frame(session: CallSession): CallFrame {
+    return { callSid: session.callSid, call: { to: session.to, from: session.from, customParameters: session.customParameters }, rules: this.deps.rules.rules };
+  }
+
+  /** Takes a step's new state and runs what it decided: the decisions only recorded, then the one that acts. */
+  #apply(session: CallSession, step: Step): void {
+    session.rules = step.state;
+    const { act, recorded }: Decided = step.decided;
     for (const { decision, note } of recorded) {
       this.#recordDecision(decision, note);
       if (note !== 'outranked') this.#track(this.deps.executor.execute(decision, this.#handle(session)).then((o) => this.#publishOutcome(decision, o)));
     }
-    if (act) void this.#act(session, act, turn);
+    if (act) void this.#act(session, act, step.turn);
   }
 
   /** Runs a decision. A pause closes the gate here, synchronously, before anything else can pass. */
   #act(session: CallSession, decision: Decision, turn: AssessedTurn | undefined): Promise<{ result: string; detail: string }> {
     const { action } = decision;
     if (action.type === 'pause' && session.state === 'monitoring') {
-      session.gate.close('privacy pause', decision.actor);
+      session.gate.close();
+      session.rules = paused(session.rules, action, decision.timings.decidedAt);
       session.state = 'paused';
       void this.#closeTranscribers(session);
       this.#audit({ kind: 'gate', callSid: session.callSid, actor: decision.actor, decisionId: decision.id, data: { open: false, reason: decision.reason } });
@@ -373,7 +446,7 @@ export class CallMonitor {
       this.deps.metrics?.outcomes.inc({ action: action.type, result: outcome.result });
       const { requestSentAt, transcriptAt } = decision.timings;
       if (requestSentAt !== undefined && decision.origin === 'rule') this.deps.metrics?.decisionSeconds.observe((requestSentAt - transcriptAt) / 1000);
-      this.#afterOutcome(session, decision, outcome.result);
+      this.#afterOutcome(session, decision, outcome);
       if (session.endPending && session.actionsInFlight === 0 && session.state !== 'paused' && session.openStreams.length === 0) {
         this.#end(session, session.endPending);
       }
@@ -387,9 +460,11 @@ export class CallMonitor {
     return run;
   }
 
-  #afterOutcome(session: CallSession, decision: Decision, result: string): void {
+  #afterOutcome(session: CallSession, decision: Decision, outcome: ActionOutcome): void {
     const { action } = decision;
+    const { result } = outcome;
     if (result === 'gone') return this.#end(session, 'call ended before the action');
+    if (result === 'failed') return this.#failed(session, decision, outcome);
     if (result !== 'done') return;
     if (action.type === 'handoff') {
       session.state = 'handed_off';
@@ -397,11 +472,33 @@ export class CallMonitor {
       this.#saveCall(session);
     } else if (action.type === 'end_call') {
       this.#end(session, 'ended by takeover');
-    } else if (action.type === 'pause' && !action.secureCapture && action.resumeAfterSeconds > 0 && session.state === 'paused') {
-      const timer = setTimeout(() => void this.resume(session.callSid, 'timer'), action.resumeAfterSeconds * 1000);
-      timer.unref();
-      this.#resumeTimers.set(session.callSid, timer);
+    } else if (action.type === 'pause' && session.state === 'paused') {
+      this.#calls.pauseDone(session, !action.secureCapture && action.resumeAfterSeconds > 0 ? action.resumeAfterSeconds * 1000 : undefined);
     }
+  }
+
+  /**
+   * An action failed after all its retries: the rule is re-armed (the caller's next trigger tries again), and the
+   * failure is loud: an error log, a metric and an alert for supervisors. A failed pause keeps the gate closed
+   * (nothing the caller says reaches anything) and is a privacy alert: Twilio may still be recording.
+   */
+  #failed(session: CallSession, decision: Decision, outcome: ActionOutcome): void {
+    const { callSid } = session;
+    const action = decision.action.type;
+    const f = outcome.failure;
+    session.rules = rearmed(session.rules, decision);
+    const privacy = action === 'pause' && !session.gate.isOpen;
+    const what = action === 'handoff' ? 'handoff' : action === 'end_call' ? 'ending the call' : action === 'pause' ? 'pause' : action;
+    const why = f ? `${f.summary}${f.attempts > 0 ? ` (${f.step})` : ''}` : outcome.detail;
+    const reason = privacy
+      ? `${what} failed: Twilio's recording and transcription may still be running; ${why}. Transcription stays paused here until a supervisor resumes the call or pauses it again`
+      : `${what} failed: ${why}${decision.origin === 'rule' ? '; the rule will act again on the next trigger' : ''}`;
+    this.deps.metrics?.actionFailures.inc({ action, code: String(f?.code ?? f?.status ?? f?.network ?? 'not_sent') });
+    this.deps.log.error(
+      { callSid, decisionId: decision.id, action, alert: privacy ? 'privacy' : 'action', step: f?.step, attempts: f?.attempts, status: f?.status, code: f?.code, network: f?.network },
+      privacy ? 'privacy pause failed: Twilio may still be recording or transcribing the call' : 'action on the call failed',
+    );
+    this.deps.bus.publish({ type: 'alert', callSid, kind: privacy ? 'privacy' : 'action', action, decisionId: decision.id, reason, at: Date.now() });
   }
 
   #auditAssessment(session: CallSession, assessment: Assessment): void {
@@ -447,7 +544,7 @@ export class CallMonitor {
   }
 
   #publishOutcome(decision: Decision, outcome: { result: string; detail: string }): void {
-    this.deps.bus.publish({ type: 'outcome', callSid: decision.callSid, decisionId: decision.id, ...outcome, at: Date.now() });
+    this.deps.bus.publish({ type: 'outcome', callSid: decision.callSid, decisionId: decision.id, result: outcome.result, detail: outcome.detail, at: Date.now() });
   }
 
   /** `turn` is the utterance that fired the rule; a partial one is not in the history yet but belongs in the brief. */
@@ -494,13 +591,7 @@ export class CallMonitor {
   }
 
   #sessionFor(callSid: string): CallSession {
-    let s = this.#sessions.get(callSid);
-    if (!s) {
-      s = new CallSession(callSid);
-      this.#sessions.set(callSid, s);
-      this.#audit({ kind: 'call', callSid, actor: 'twilio', data: { event: 'started' } });
-    }
-    return s;
+    return this.#calls.open(callSid);
   }
 
   #openTranscribers(session: CallSession, tracks: Track[]): void {
@@ -542,46 +633,16 @@ export class CallMonitor {
     await Promise.allSettled(all.map((t) => t.close()));
   }
 
-  #end(session: CallSession, why: string): void {
-    if (session.endedAt) return;
-    // Our own handoff stops the stream before its answer is in: the call is handed off, not ended.
-    if (session.actionsInFlight > 0) {
-      session.endPending = why;
-      return;
-    }
-    session.endedAt = Date.now();
-    if (session.state !== 'handed_off') session.state = 'ended';
-    const timer = this.#resumeTimers.get(session.callSid);
-    if (timer) clearTimeout(timer);
-    this.#resumeTimers.delete(session.callSid);
-    this.#closeTranscribersSoon(session);
-    this.#audit({ kind: 'call', callSid: session.callSid, actor: 'system', data: { event: 'ended', why, state: session.state, counters: session.counters } });
-    this.#publishState(session);
-    this.#saveCall(session);
-    const grace = setTimeout(() => {
-      if (this.#sessions.get(session.callSid) !== session) return;
-      this.#sessions.delete(session.callSid);
-      this.deps.executor.forget(session.callSid);
-    }, this.opts.endedGraceMs ?? 60_000);
-    grace.unref();
+  #end(session: CallSession, why: string, evenWithActionsInFlight = false): void {
+    this.#calls.end(session, why, evenWithActionsInFlight);
   }
 
   #publishState(session: CallSession): void {
-    this.deps.bus.publish({ type: 'call', callSid: session.callSid, state: session.state, degraded: session.degraded, at: Date.now() });
+    this.#calls.publishState(session);
   }
 
   #saveCall(session: CallSession): void {
-    this.#track(
-      this.deps.store.saveCall({
-        callSid: session.callSid,
-        from: session.from,
-        to: session.to,
-        customParameters: session.customParameters,
-        startedAt: session.startedAt,
-        endedAt: session.endedAt,
-        status: session.state,
-      }),
-    );
+    this.#calls.save(session);
   }
 
   #audit(entry: Omit<AuditEntry, 'at'>): void {
@@ -593,6 +654,14 @@ export class CallMonitor {
     this.#pending.add(tracked);
     void tracked.finally(() => this.#pending.delete(tracked));
   }
+}
+
+/** Whether `s` is a stream of the call as takeover re-creates it: the path (query string included) and parameters of one it had. */
+function recreates(session: CallSession, s: StreamStart): boolean {
+  const same = (a: Record<string, string>, b: Record<string, string>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  for (const earlier of session.streams.values()) if (earlier.path === s.path && same(earlier.customParameters, s.customParameters)) return true;
+  return false;
 }
 
 function toStreamTrack(tracks: Track[]): StreamSpec['track'] {

@@ -2,10 +2,11 @@
 // (models/local-classifier.json) plus rules for requests for a person, sensitive data and call-specific frustration.
 
 import { performance } from 'node:perf_hooks';
-import type { Assessment, ClassifyInput, Classifier, SensitiveCategory } from '../types.js';
-import { contextSignals, frustrationCues } from './frustration.js';
+import type { Assessment, ClassifyInput, Classifier, SensitiveCategory, Turn } from '../types.js';
+import { agentFailed, contextSignals, frustrationCues, type ContextResult } from './frustration.js';
 import { loadModel, sigmoid, type LinearModel } from './model.js';
 import { detectSensitive } from './sensitive.js';
+import { agentAsked, answersAgent, isPlainAnswer, isShortReply } from './neutral.js';
 import { findHumanRequest } from './wants-human.js';
 
 export interface LocalClassifierOptions {
@@ -21,9 +22,21 @@ interface TurnScore {
   negative: number;
   wantsHuman: number;
   cueTriggers: string[];
+  /** An answer such as "no, that's all" with no cue of frustration (neutral when it answers the agent). */
+  plainAnswer: boolean;
+  /** A short flat reply ("Q S three one one."): neutral when it answers the agent's question. */
+  shortReply: boolean;
 }
 
 const CACHE_SIZE = 1000;
+/** Where a plain answer's own frustration is capped (about 0.12); earlier turns can still lift it. */
+const PLAIN_ANSWER_LOGIT = -2;
+/** Context that makes a call tense (the agent going round in circles, earlier tense turns), as a logit boost. */
+const TENSE_CALL = 1.5;
+/** How much of what the call added to an earlier turn carries on to the next ones. */
+const CARRY = 0.5;
+const TENSE_FLOOR = -1;
+const POLITE = /\b(?:thanks|thank you|great|wow|fantastic|wonderful|perfect|helpful|lovely|brilliant|sure|right)\b/i;
 const SMALLTALK = /^\W*(?:hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|bye|goodbye|ok(?:ay)?|yes|yeah|no|sure|great|perfect|alright)\b[\w\s,.!']{0,30}$/i;
 
 export class LocalClassifier implements Classifier {
@@ -49,12 +62,12 @@ export class LocalClassifier implements Classifier {
     if (input.track === 'outbound') return this.agentTurn(sensitive, started);
 
     const own = this.scoreTurn(input.text);
-    const earlier = context.filter((t) => t.track === 'inbound').slice(-4).map((t) => this.scoreTurn(t.text).frustration);
-    const ctx = contextSignals(input.text, context, earlier, own.frustration);
-    const frustration = sigmoid(own.frustrationLogit + ctx.boost);
+    const { frustration, ctx } = this.inCall(input.text, own, context, this.earlierCallerScores(context));
     const human = findHumanRequest(input.text);
     const humanProb = sigmoid(own.wantsHuman);
-    const wantsHuman = human.explicit || (!human.declined && humanProb >= this.model.wantsHumanThreshold);
+    // Requests for a person are decided by the rules alone: the model, trained on templated tickets, took "SF please"
+    // and "transfer my miles" for requests. Its probability still informs the confidence.
+    const wantsHuman = human.explicit;
     const sentiment = clamp(own.positive - Math.max(own.negative, frustration), -1, 1);
 
     const triggers = [
@@ -96,12 +109,45 @@ export class LocalClassifier implements Classifier {
     };
   }
 
+  /** A caller turn's frustration in its call: its own score, the turns before it and what the agent did. */
+  private inCall(text: string, own: TurnScore, context: readonly Turn[], earlier: readonly number[]): { frustration: number; ctx: ContextResult; plainAnswer: boolean } {
+    // A plain answer to the agent ("No, that's all") is neutral on a call, whatever the model learned from Reddit.
+    // A short flat reply to the agent's question is neutral too ("Tracking number?" "Q S three one one."), unless the
+    // question was the agent failing again ("Could you repeat that?" "I just want my refund").
+    const plainAnswer = (own.plainAnswer && answersAgent(context)) || (own.shortReply && asksPlainly(context));
+    const ownLogit = plainAnswer ? Math.min(own.frustrationLogit, PLAIN_ANSWER_LOGIT) : own.frustrationLogit;
+    const ctx = contextSignals(text, context, earlier, sigmoid(ownLogit));
+    // Once the call is tense, "thanks", "great" and "wow" are more often bitter than grateful: they no longer calm the score.
+    // The Reddit-trained model reads many a terse complaint ("That's dangerous. Do you understand that?") as calm; in a
+    // tense call its verdict is floored, so that what the conversation says is not cancelled by it.
+    const tense = ctx.boost >= TENSE_CALL && !plainAnswer;
+    const bitter = tense ? Math.max(ownLogit, POLITE.test(text) ? 0 : TENSE_FLOOR) : ownLogit;
+    return { frustration: sigmoid(bitter + ctx.boost), ctx, plainAnswer };
+  }
+
+  /** The caller's last four turns before this one, each scored as it was heard: its own words (a plain answer to the
+   *  agent is capped), lifted by part of what the call around it added, so that tension that built up carries on. */
+  private earlierCallerScores(context: readonly Turn[]): number[] {
+    const scores: number[] = [];
+    context.forEach((t, i) => {
+      if (t.track !== 'inbound') return;
+      const s = this.scoreTurn(t.text);
+      const before = context.slice(0, i);
+      const plain = (s.plainAnswer && answersAgent(before)) || (s.shortReply && asksPlainly(before));
+      const alone = plain ? sigmoid(Math.min(s.frustrationLogit, PLAIN_ANSWER_LOGIT)) : s.frustration;
+      const heard = this.inCall(t.text, s, before, scores.slice(-4)).frustration;
+      scores.push(alone + CARRY * Math.max(0, heard - alone));
+    });
+    return scores.slice(-4);
+  }
+
   private scoreTurn(text: string): TurnScore {
     const hit = this.cache.get(text);
     if (hit) return hit;
     const s = this.model.score(text);
     const cues = frustrationCues(text);
-    const frustrationLogit = s.frustration + cues.boost;
+    // Sarcasm turns the model's reading of "great" and "thanks" upside down: start from neutral instead.
+    const frustrationLogit = (cues.sarcasm ? Math.max(s.frustration, 0) : s.frustration) + cues.boost;
     const score: TurnScore = {
       frustration: sigmoid(frustrationLogit),
       frustrationLogit,
@@ -109,11 +155,18 @@ export class LocalClassifier implements Classifier {
       negative: sigmoid(s.negative),
       wantsHuman: s.wantsHuman,
       cueTriggers: cues.triggers,
+      plainAnswer: cues.triggers.length === 0 && isPlainAnswer(text),
+      shortReply: cues.triggers.length === 0 && isShortReply(text),
     };
     if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(text, score);
     return score;
   }
+}
+
+/** The agent's last turn is a question, and not one that says it failed to understand. */
+function asksPlainly(context: readonly Turn[]): boolean {
+  return agentAsked(context) && !agentFailed(context[context.length - 1]!.text);
 }
 
 function intentOf(text: string, wantsHuman: boolean, sensitive: SensitiveCategory[], frustration: number): string {

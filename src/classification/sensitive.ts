@@ -25,9 +25,11 @@ type Cue = 'card' | 'ssn' | 'bank' | 'account' | 'id' | 'phone' | 'other' | 'las
 const CUE_PATTERNS: [Cue, RegExp][] = [
   ['last4', /\b(?:ending (?:in|with)|ends (?:in|with)|last (?:four|4)(?: digits)?)\b/gi],
   ['expiry', /\b(?:expir\w*|exp date|valid (?:thru|through|until))\b/gi],
-  ['card', /\b(?:credit|debit|card|visa|master ?card|amex|american express|discover|long number)\b/gi],
+  // Not the cards that are no payment card: "travel card", "gift card", "loyalty card", "meter reading card".
+  ['card', /\b(?<!\b(?:travel|gift|loyalty|library|rail|oyster|membership|member|rewards?|id|sim|key|business|reading|report|transit|bus|train|metro|student|health|insurance|club|store|points|discount|boarding|greeting|post|sd|memory|graphics|video|sound|network|wi-?fi|parking|access|calling|phone) )(?:credit|debit|card|visa|master ?card|amex|american express|discover|long number)\b/gi],
   ['ssn', /\b(?:social(?: security)?|ssn|s\.? ?s\.? ?n|tax ?id|taxpayer id|itin)\b/gi],
-  ['bank', /\b(?:routing|sort code|iban|bank|checking|savings|aba|account number|acct)\b/gi],
+  // A bare "account number" is as often a utility's or a shop's as a bank's: it is an 'account' cue (redacted, no pause).
+  ['bank', /\b(?:routing|sort code|iban|bank|checking|savings|aba)\b/gi],
   ['account', /\baccount\b/gi],
   ['id', /\b(?:driver'?s? ?licen[cs]e|driving licen[cs]e|licen[cs]e(?: number)?|passport|dl number|id number|national id|state id|national insurance)\b/gi],
   ['phone', /\b(?:phone|cell|mobile|call me|reach me|text me|call back|callback|landline|fax|extension|ext|dial)\b/gi],
@@ -149,7 +151,8 @@ const NOT_A_VALUE = new Set([
   'does', 'do', 'did', 'doesnt', 'isnt', 'wont', 'cant', 'there', 'here', 'of', 'from', 'with', 'field', 'box', 'screen',
   'page', 'link', 'email', 'manager', 'strength', 'policy', 'requirements', 'you', 'i', 'we', 'they', 'is', 'was', 'be',
   'been', 'being', 'have', 'has', 'had', 'just', 'now', 'then', 'all', 'any', 'number', 'code', 'anymore', 'ever',
-  'never', 'at', 'by', 'about',
+  'never', 'at', 'by', 'about', 'really', 'very', 'so', 'quite', 'pretty', 'super', 'kind', 'sort', 'long', 'short',
+  'hard', 'easy', 'weird', 'complicated', 'case-sensitive', 'printed', 'written', 'on', 'under', 'somewhere',
 ]);
 
 function credentialLabel(cue: string): RedactionLabel {
@@ -281,22 +284,36 @@ function ibansInStream(text: string, chunks: Chunk[]): Finding[] {
   return out;
 }
 
+// Health data is a disclosure of medical details: a diagnosis, a condition with its treatment, medication taken, a
+// member or policy ID. Asking about access ("can I bring my wheelchair?", "I have a disability, is there a ramp?") or
+// an accommodation ("my daughter's celiac, do you have gluten free options?") is not.
 const HEALTH_CONDITIONS =
-  /\b(diabet\w*|cancer|tumou?r|leukemia|lymphoma|hiv|aids|hepatitis|asthma|epilep\w*|seizures?|dementia|alzheimer'?s|parkinson'?s|multiple sclerosis|sclerosis|autism|adhd|bipolar|schizophreni\w*|clinical depression|depression|anxiety disorder|panic attacks?|ptsd|ocd|eating disorder|anorexia|bulimia|heart (?:attack|condition|disease|failure)|stroke|high blood pressure|hypertension|kidney (?:disease|failure)|liver disease|copd|arthritis|lupus|crohn'?s|celiac|std|sti|herpes|chlamydia|pregnan\w*|miscarriage|infertility|covid|long covid|addiction|alcoholism|opioid use|substance abuse|disabilit\w*|chronic pain|migraines?|insomnia|sleep apnea|obesity|thyroid|cholesterol|dyslexia|blind(?:ness)?|deaf(?:ness)?|paralys\w*|amputat\w*|overdose)\b/i;
+  /\b(diabet\w*|cancer|tumou?r|leukemia|lymphoma|hiv|aids|hepatitis|asthma|epilep\w*|seizures?|dementia|alzheimer'?s|parkinson'?s|multiple sclerosis|sclerosis|autism|adhd|bipolar|schizophreni\w*|clinical depression|depression|anxiety disorder|panic attacks?|ptsd|ocd|eating disorder|anorexia|bulimia|heart (?:attack|condition|disease|failure)|stroke|high blood pressure|hypertension|kidney (?:disease|failure)|liver disease|copd|arthritis|lupus|crohn'?s|celiac|std|sti|herpes|chlamydia|pregnan\w*|miscarriage|infertility|covid|long covid|addiction|alcoholism|opioid use|substance abuse|chronic pain|migraines?|insomnia|sleep apnea|obesity|thyroid|cholesterol|paralys\w*|amputat\w*|overdose)\b/i;
 const HEALTH_TREATMENTS =
-  /\b(chemo(?:therapy)?|radiation therapy|radiotherapy|dialysis|insulin|metformin|lisinopril|atorvastatin|statins?|antidepressants?|prozac|zoloft|lexapro|xanax|valium|adderall|ritalin|oxycodone|methadone|suboxone|morphine|opioids?|antibiotics|prescriptions?|medications?|meds|surgery|operation|transplant|physical therapy|physiotherapy|therapist|psychiatrist|oncologist|cardiologist|rehab|hospice|hospitali[sz]ed|ivf|inhaler|epipen|wheelchair|pacemaker|vaccin\w*)\b/i;
-const HEALTH_CONTEXT = /\b(diagnosed with|suffer(?:s|ing)? from|was told i have|i have been treated for|my doctor|my diagnosis|medical condition|health condition|in (?:the )?hospital)\b/i;
+  /\b(chemo(?:therapy)?|radiation therapy|radiotherapy|dialysis|insulin|metformin|lisinopril|atorvastatin|statins?|antidepressants?|prozac|zoloft|lexapro|xanax|valium|adderall|ritalin|oxycodone|methadone|suboxone|morphine|opioids?|antibiotics|prescriptions?|medications?|meds|surgery|transplant|physical therapy|physiotherapy|therapist|psychiatrist|oncologist|cardiologist|rehab|hospice|hospitali[sz]ed|ivf|inhaler|epipen|pacemaker)\b/i;
+const HEALTH_CONTEXT = /\b(diagnosed with|suffer(?:s|ing)? from|was told i have|(?:i|he|she) (?:have|has|had) been treated for|my diagnosis|my (?:medical|health) condition|(?:my|his|her) doctor (?:says|said|prescribed|told)|prescribed (?:me|him|her)|(?:member|policy|subscriber|medicare|medicaid|insurance) (?:id|number)(?: is)?\b[^.?!]*\d)/i;
+/** A condition said to be one's own (or a relative's): "I have", "she's got", "my son has". */
+const POSSESSED = /\b(?:i|he|she|they|we|my \w+) (?:have|has|had|got|'ve got|'s got|suffer\w*|live with|lives with|am on|is on|are on|take|takes|am taking|is taking)\b|\b(?:i'm|i am|he's|she's|he is|she is) (?:on|taking|being treated)\b/i;
+const DOSAGE = /\b\d+(?:\.\d+)? ?(?:mg|milligrams?|units|ml)\b/i;
+/** An accommodation or access question: the need is mentioned to be met, not disclosed as a record. */
+const ACCOMMODATION =
+  /\b(?:access\w*|fridge|refrigerat\w*|cold|ramp|elevator|lift|step[- ]free|stairs|bring|allowed|options?|menu|gluten|dairy|vegan|allerg\w*|seat\w*|boarding|help (?:her|him|me|them|us)|assist\w*|accommodat\w*|wheelchair|room|table)\b/i;
+const ASKS = /\?|^\s*(?:can|could|do|does|is|are|will|would|may)\b|\b(?:do you|does the|is there|are there|can i|could i|can you|could you)\b/i;
 const PERSONAL = /\b(i|i'm|im|i've|ive|my|me|mine|husband|wife|son|daughter|mother|mom|mum|father|dad|child|kid|partner|baby|he|she|his|her)\b/i;
 
 function findHealth(text: string): Finding[] {
   if (!PERSONAL.test(text)) return [];
-  const found: Finding[] = [];
+  const at = (m: RegExpExecArray, trigger: string): Finding => ({ start: m.index, end: m.index, label: 'number', category: 'health', trigger });
   const ctx = HEALTH_CONTEXT.exec(text);
+  if (ctx) return [at(ctx, /\d/.test(ctx[1]!) ? 'health: member or policy ID' : `health: said '${ctx[1]!.toLowerCase().replace(/\s+is$/, '')}'`)];
   const cond = HEALTH_CONDITIONS.exec(text);
   const treat = HEALTH_TREATMENTS.exec(text);
-  if (ctx) found.push({ start: ctx.index, end: ctx.index, label: 'number', category: 'health', trigger: `health: said '${ctx[1]!.toLowerCase()}'` });
-  if (cond) found.push({ start: cond.index, end: cond.index, label: 'number', category: 'health', trigger: 'health: condition named' });
-  if (treat) found.push({ start: treat.index, end: treat.index, label: 'number', category: 'health', trigger: 'health: treatment named' });
+  if (!cond && !treat) return [];
+  if (ACCOMMODATION.test(text) && ASKS.test(text)) return [];
+  const found: Finding[] = [];
+  const possessed = POSSESSED.test(text);
+  if (cond && (treat || possessed)) found.push(at(cond, 'health: condition named'));
+  if (treat && (cond || (possessed && /\b(?:on|take|takes|taking)\b/i.test(text)) || DOSAGE.test(text))) found.push(at(treat, 'health: treatment named'));
   return found;
 }
 
@@ -408,6 +425,8 @@ export function askedFor(context: readonly Turn[]): { cues: Set<Cue>; credential
   for (const turn of recent) {
     // A caller turn counts only when it announces a value it has not read yet ("my card number is…").
     if (turn.track === 'inbound' && findDigitRuns(turn.text).length > 0) continue;
+    // …and only when it ends by leading into it ("my card number is"), not when it mentions a card in passing.
+    if (turn.track === 'inbound' && !/\b(?:number|numbers|is|are|it's|its|reads|goes|digits|code)\W*$/i.test(turn.text)) continue;
     for (const c of cuesIn(turn.text)) cues.add(c);
     const m = ASKED_CREDENTIAL.exec(turn.text);
     if (m) credential = m[1]!.toLowerCase();

@@ -2,18 +2,24 @@
 // scenario in fixtures/scenarios and reporting what happened to each call.
 // `npm run demo -- --ci`: accelerated; exits 0 only if every scenario got its expected outcome and
 // nothing else; the last line is a one-line JSON summary.
+// `npm run demo -- --watch [--calls 3] [--port 3000]`: keeps running with calls arriving continuously, for the
+// dashboard (src/cli/watch.ts); Ctrl-C stops it.
 import { parseArgs } from 'node:util';
 import { redact } from '../classification/redact.js';
 import { ConfigError } from '../config.js';
 import { startLocalStack } from '../simulator/local-stack.js';
 import { observe, type Observation } from '../simulator/observe.js';
 import { loadScenarios } from '../simulator/scenario.js';
+import { watchDemo } from './watch.js';
 
 const { values } = parseArgs({
   options: {
     ci: { type: 'boolean', default: false },
     speed: { type: 'string' },
     only: { type: 'string' },
+    watch: { type: 'boolean', default: false },
+    calls: { type: 'string', default: '3' },
+    port: { type: 'string' },
   },
 });
 
@@ -28,6 +34,19 @@ async function main(): Promise<number> {
   if (scenarios.length === 0) {
     console.error(`no scenario named "${values.only}"`);
     return 2;
+  }
+  if (values.watch) {
+    const calls = Number(values.calls);
+    const port = Number(values.port ?? process.env.PORT ?? 3000);
+    if (!Number.isInteger(calls) || calls < 1 || calls > 50) {
+      console.error(`--calls must be a whole number from 1 to 50, got "${values.calls}"`);
+      return 2;
+    }
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      console.error(`--port must be a port number (0: any free port), got "${values.port}"`);
+      return 2;
+    }
+    return watchDemo({ scenarios, speed, calls, port });
   }
   const stack = await startLocalStack({ speed });
   const { config } = stack;

@@ -29,8 +29,11 @@ export interface Decision {
   timings: StageTimes;
 }
 
-/** Per-call memory of when each rule last fired. */
-export type RuleFiring = Map<string, { lastFiredAt: number; episode: number }>;
+/**
+ * Per-call memory of when each rule last fired. `lastFiredAt` is undefined once a failed action re-armed the
+ * rule: no cooldown holds it back, and its next decision is a new episode (a new id, so it runs).
+ */
+export type RuleFiring = Map<string, { lastFiredAt?: number; episode: number }>;
 
 export interface Decided {
   /** The decision that changes the call, if any. */
@@ -52,7 +55,7 @@ export function decide(
   const fresh: Decision[] = [];
   for (const { rule, reason } of matches) {
     const last = firing.get(rule.id);
-    if (last && now - last.lastFiredAt < rule.cooldownSeconds * 1000) continue;
+    if (last?.lastFiredAt !== undefined && now - last.lastFiredAt < rule.cooldownSeconds * 1000) continue;
     const episode = (last?.episode ?? 0) + 1;
     fresh.push({
       id: `${callSid}:${rule.id}:${episode}`,
@@ -86,4 +89,15 @@ export function decide(
       note: decision.mode === 'observe' ? 'observe' : decision.action.type === 'alert' ? 'alert' : 'outranked',
     }));
   return { act, recorded };
+}
+
+/**
+ * The action of `decision` failed: its rule may fire again on the caller's next trigger, as if it had not
+ * fired (no cooldown), under a new episode. Only if the rule has not fired again since; a success is never
+ * re-armed, so it acts once.
+ */
+export function rearm(firing: RuleFiring, decision: Decision): void {
+  const f = firing.get(decision.ruleId);
+  if (decision.origin !== 'rule' || !f || f.lastFiredAt !== decision.timings.decidedAt) return;
+  firing.set(decision.ruleId, { episode: f.episode });
 }

@@ -1,6 +1,7 @@
 // Pure rule evaluation: given the rules and what is known of a call, which rules fire now and why.
 // No I/O and no clock reads: the caller passes `now`.
 import type { Assessment, Track } from '../types.js';
+import { compilePattern } from './pattern.js';
 import type { Condition, Rule } from './schema.js';
 
 /** A final turn of the call with the assessment made of it (caller turns are assessed). */
@@ -79,9 +80,10 @@ export function holds(c: Condition, ctx: RuleContext): string | null {
     case 'phrase': {
       if (!current || (c.track !== 'any' && current.track !== c.track)) return null;
       const m = matchersOf(c);
-      const i = m.phrases.findIndex((re) => re.test(current.text));
+      const text = normalized(current.text);
+      const i = m.phrases.findIndex((phrase) => containsWords(text, phrase));
       if (i >= 0) return `${current.track === 'inbound' ? 'caller' : 'agent'} said "${c.phrases[i]}"`;
-      if (m.pattern?.test(current.text)) return `matched /${c.pattern}/`;
+      if (m.pattern && patternMatches(m.pattern, current.text)) return `matched /${c.pattern}/`;
       return null;
     }
     case 'degraded':
@@ -132,24 +134,60 @@ function sustained(
 }
 
 type PhraseCondition = Extract<Condition, { type: 'phrase' }>;
-const matchers = new WeakMap<PhraseCondition, { phrases: RegExp[]; pattern?: RegExp }>();
+type Matchers = { phrases: string[]; pattern?: { test(text: string): boolean } };
+const matchers = new WeakMap<PhraseCondition, Matchers>();
 
 /**
  * A phrase matches as whole words, whatever the case and the spacing: "hi" is not in "this", "real person" is
- * in "a Real  person, please". Compiled once per rule (rules are immutable once loaded).
+ * in "a Real  person, please". It is a plain search in the turn's text lower-cased with its spaces collapsed, so a
+ * phrase costs no compiling (a rule set's thousand phrases as regular expressions took a second to compile on the
+ * first caller turn). A supervisor's pattern runs on RE2 (linear time), compiled once per rule (rules are immutable
+ * once loaded).
  */
-function matchersOf(c: PhraseCondition): { phrases: RegExp[]; pattern?: RegExp } {
+function matchersOf(c: PhraseCondition): Matchers {
   let m = matchers.get(c);
   if (!m) {
-    const phrases = c.phrases.map((p) => {
-      const words = p.trim().split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-      return new RegExp(`(?<![\\p{L}\\p{N}])${words.join('\\s+')}(?![\\p{L}\\p{N}])`, 'iu');
-    });
-    m = { phrases, ...(c.pattern ? { pattern: new RegExp(c.pattern, 'i') } : {}) };
+    m = { phrases: c.phrases.map(normalized), ...(c.pattern ? { pattern: lazily(c.pattern) } : {}) };
     matchers.set(c, m);
   }
   return m;
 }
+
+/**
+ * A validated pattern does not fail; if its engine ever did (it is replaced when it runs out of memory, and the
+ * match tried again), only this condition goes unmet: the other rules, a handoff or a pause among them, still run.
+ */
+function patternMatches(pattern: { test(text: string): boolean }, text: string): boolean {
+  try {
+    return pattern.test(text);
+  } catch {
+    return false;
+  }
+}
+
+/** Lower case, runs of white space as one space, trimmed: the form phrases are looked for in. */
+const normalized = (text: string): string => text.toLowerCase().replace(/\s+/g, ' ').trim();
+
+/** Compiled on its first match, so that a pattern that cannot compile fails only its own match (patternMatches). */
+function lazily(source: string): { test(text: string): boolean } {
+  let compiled: { test(text: string): boolean } | undefined;
+  return { test: (text) => (compiled ??= compilePattern(source)).test(text) };
+}
+
+const wordChar = /[\p{L}\p{N}]/u;
+/** Whether `phrase` occurs in `text` (both normalized) with no letter or digit just before or after it. */
+function containsWords(text: string, phrase: string): boolean {
+  if (phrase === '') return false;
+  for (let at = text.indexOf(phrase); at !== -1; at = text.indexOf(phrase, at + 1)) {
+    const before = at === 0 ? '' : String.fromCodePoint(text.codePointAt(at - 1 - (isLowSurrogate(text, at - 1) ? 1 : 0))!);
+    const end = at + phrase.length;
+    const after = end >= text.length ? '' : String.fromCodePoint(text.codePointAt(end)!);
+    if (!wordChar.test(before) && !wordChar.test(after)) return true;
+  }
+  return false;
+}
+
+const isLowSurrogate = (s: string, i: number) => i > 0 && s.charCodeAt(i) >= 0xdc00 && s.charCodeAt(i) <= 0xdfff;
 
 /** The longest run of turns at the end of `turns` that satisfy `test` (test learns whether a run is already going). */
 function trailingStreak(

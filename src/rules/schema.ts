@@ -2,6 +2,34 @@
 // field that is wrong; nothing here runs anything.
 import { z } from 'zod';
 import { SENSITIVE_CATEGORIES } from '../types.js';
+import { PATTERN_LIMITS, patternProblem } from './pattern.js';
+
+/**
+ * How big a rule set may be. Rules run on every caller turn of every call, on the event loop that serves them all,
+ * so their size bounds the work of a turn; and a rule is checked against these before anything recursive reads it
+ * (checkRuleBounds), so a rule nested thousands deep is refused, not a stack overflow.
+ */
+export const RULE_LIMITS = {
+  /** Rules in a set. */
+  rules: 100,
+  /** Conditions in one rule's `when`, `all`/`any` included. */
+  conditionsPerRule: 50,
+  /** Conditions in the whole set. */
+  conditionsTotal: 500,
+  /** Levels of `all`/`any` nesting: `when` itself is level 1. */
+  depth: 6,
+  /** Phrases in one `phrase` condition. */
+  phrasesPerCondition: 50,
+  /** Phrases in the whole set. */
+  phrasesTotal: 1000,
+  phraseChars: 200,
+  /** Conditions with a `pattern` in the whole set (each is a compiled RE2 program; see PATTERN_LIMITS). */
+  patternsTotal: 10,
+  patternChars: PATTERN_LIMITS.chars,
+  descriptionChars: 500,
+  /** Nesting of any JSON value in a rule (objects and arrays), checked first. */
+  jsonDepth: 32,
+} as const;
 
 const unit = z.number().min(0).max(1);
 
@@ -53,12 +81,16 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
     z
       .object({
         type: z.literal('phrase'),
-        phrases: z.array(z.string().min(1).max(200)).default([]),
+        phrases: z.array(z.string().min(1).max(RULE_LIMITS.phraseChars)).max(RULE_LIMITS.phrasesPerCondition).default([]),
+        /** Case-insensitive RE2 syntax (no backreferences or lookaround), within PATTERN_LIMITS. */
         pattern: z
           .string()
           .min(1)
-          .max(500)
-          .refine((p) => isValidRegex(p), 'not a valid regular expression')
+          .max(RULE_LIMITS.patternChars)
+          .superRefine((p, ctx) => {
+            const problem = patternProblem(p);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
           .optional(),
         track: z.enum(['inbound', 'outbound', 'any']).default('inbound'),
       })
@@ -76,19 +108,10 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
         track: z.enum(['inbound', 'outbound', 'any']).default('inbound'),
       })
       .strict(),
-    z.object({ type: z.literal('all'), of: z.array(conditionSchema).min(1) }).strict(),
-    z.object({ type: z.literal('any'), of: z.array(conditionSchema).min(1) }).strict(),
+    z.object({ type: z.literal('all'), of: z.array(conditionSchema).min(1).max(RULE_LIMITS.conditionsPerRule) }).strict(),
+    z.object({ type: z.literal('any'), of: z.array(conditionSchema).min(1).max(RULE_LIMITS.conditionsPerRule) }).strict(),
   ]),
 ) as z.ZodType<Condition>;
-
-function isValidRegex(p: string): boolean {
-  try {
-    new RegExp(p, 'i');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const e164ish = z.string().regex(/^\+?[0-9]{3,15}$/, 'must be a phone number like +15551234567');
 
@@ -147,7 +170,7 @@ export type Action = z.infer<typeof actionSchema>;
 export const ruleSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, - and _, at most 64'),
-    description: z.string().max(500).default(''),
+    description: z.string().max(RULE_LIMITS.descriptionChars).default(''),
     enabled: z.boolean().default(true),
     mode: z.enum(['enforce', 'observe']).default('enforce'),
     /** Higher runs first when several rules fire on the same turn. */
@@ -171,6 +194,7 @@ export type RuleInput = z.input<typeof ruleSchema>;
 
 export const ruleSetSchema = z
   .array(ruleSchema)
+  .max(RULE_LIMITS.rules)
   .superRefine((rules, ctx) => {
     const seen = new Set<string>();
     rules.forEach((r, i) => {
@@ -192,6 +216,8 @@ function toIssues(error: z.ZodError): { path: string; message: string }[] {
 
 /** Validates one rule; throws RuleValidationError naming each wrong field. */
 export function parseRule(input: unknown): Rule {
+  const tooBig = checkRuleBounds([input], { single: true });
+  if (tooBig.length > 0) throw new RuleValidationError(tooBig);
   const r = ruleSchema.safeParse(input);
   if (!r.success) throw new RuleValidationError(toIssues(r.error));
   return r.data;
@@ -199,7 +225,86 @@ export function parseRule(input: unknown): Rule {
 
 /** Validates a whole rule set (ids unique); throws RuleValidationError naming each wrong field. */
 export function parseRuleSet(input: unknown): Rule[] {
+  const tooBig = checkRuleBounds(input);
+  if (tooBig.length > 0) throw new RuleValidationError(tooBig);
   const r = ruleSetSchema.safeParse(input);
   if (!r.success) throw new RuleValidationError(toIssues(r.error));
   return r.data;
+}
+
+type Issue = { path: string; message: string };
+
+/**
+ * Checks a rule set (or, with `single`, the one rule in `rules`) against RULE_LIMITS without recursion, before the
+ * schema (which is recursive) reads it. Only counts what looks like rules and conditions: the schema names every
+ * other mistake afterwards. Paths are as the schema's: `3.when.of.0.pattern` (`when.of.0.pattern` with `single`).
+ */
+export function checkRuleBounds(rules: unknown, opts: { single?: boolean } = {}): Issue[] {
+  if (!Array.isArray(rules)) return [];
+  const issues: Issue[] = [];
+  const at = (i: number, path: (string | number)[]) => (opts.single ? path : [i, ...path]).join('.');
+  if (rules.length > RULE_LIMITS.rules) {
+    return [{ path: '', message: `at most ${RULE_LIMITS.rules} rules in a set (this one has ${rules.length}): merge or delete some` }];
+  }
+  let conditions = 0;
+  let phrases = 0;
+  let patterns = 0;
+  rules.forEach((rule, i) => {
+    const deep = deepestPath(rule, RULE_LIMITS.jsonDepth);
+    if (deep) {
+      issues.push({ path: at(i, deep), message: `nested deeper than ${RULE_LIMITS.jsonDepth} levels: a rule is never that deep; flatten it` });
+      return;
+    }
+    if (!isObject(rule)) return;
+    if (typeof rule.description === 'string' && rule.description.length > RULE_LIMITS.descriptionChars) {
+      issues.push({ path: at(i, ['description']), message: `at most ${RULE_LIMITS.descriptionChars} characters (it has ${rule.description.length})` });
+    }
+    let inRule = 0;
+    const stack: { node: unknown; path: (string | number)[]; depth: number }[] = [{ node: rule.when, path: ['when'], depth: 1 }];
+    while (stack.length > 0) {
+      const { node, path, depth } = stack.pop()!;
+      if (!isObject(node)) continue;
+      inRule++;
+      conditions++;
+      if (inRule > RULE_LIMITS.conditionsPerRule) {
+        issues.push({ path: at(i, ['when']), message: `at most ${RULE_LIMITS.conditionsPerRule} conditions in a rule, all and any included: split it into several rules` });
+        break;
+      }
+      if (Array.isArray(node.phrases)) {
+        phrases += node.phrases.length;
+        if (node.phrases.length > RULE_LIMITS.phrasesPerCondition) {
+          issues.push({ path: at(i, [...path, 'phrases']), message: `at most ${RULE_LIMITS.phrasesPerCondition} phrases in a condition (it has ${node.phrases.length}): use several phrase conditions under any` });
+        }
+      }
+      if (typeof node.pattern === 'string') patterns++;
+      if (Array.isArray(node.of)) {
+        if (depth >= RULE_LIMITS.depth) {
+          issues.push({ path: at(i, [...path, 'of']), message: `all/any nested at most ${RULE_LIMITS.depth} levels deep: flatten the condition` });
+          continue;
+        }
+        node.of.forEach((sub, j) => stack.push({ node: sub, path: [...path, 'of', j], depth: depth + 1 }));
+      }
+    }
+  });
+  const total = (count: number, limit: number, what: string, todo: string) => {
+    if (count > limit) issues.push({ path: '', message: `at most ${limit} ${what} in the whole rule set (it would have ${count}): ${todo}` });
+  };
+  total(conditions, RULE_LIMITS.conditionsTotal, 'conditions', 'simplify or delete rules');
+  total(phrases, RULE_LIMITS.phrasesTotal, 'phrases', 'keep the phrases that matter');
+  total(patterns, RULE_LIMITS.patternsTotal, 'patterns', 'combine patterns with | or use phrases');
+  return issues;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The path to a value nested deeper than `max` objects/arrays, or null; iterative, so any depth is safe to check. */
+function deepestPath(value: unknown, max: number): (string | number)[] | null {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (path.length >= max) return path;
+    for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(k) : k] });
+  }
+  return null;
 }

@@ -1,6 +1,13 @@
 // A local stand-in for Twilio: the REST paths takeover uses (Basic auth, form bodies, Twilio's JSON
 // and error shapes) and scripted calls that stream to the service. The demo, tests and load runs
 // point the service at it with TWILIO_API_BASE_URL; nothing in the service knows it exists.
+// Fault modes a test can turn on, for the REST API only (calls keep streaming and posting callbacks):
+//   inject(op, n, 500)                 the next n requests for op get 500 (any status and Twilio code);
+//   rateLimit(op, n, retryAfterSeconds) the next n get 429 / 20429 with a Retry-After header;
+//   delay(op, n, ms)                   the next n are answered normally, ms late (a slow API);
+//   refuseConnections(ms)              for ms, the API port is closed (new connections: ECONNREFUSED) and open
+//                                      keep-alive connections are reset (ECONNRESET), as in an outage.
+import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import twilio from 'twilio';
@@ -31,6 +38,8 @@ export interface Fault {
   code: number;
   times: number;
   delayMs?: number;
+  /** Sent as the Retry-After header (seconds). */
+  retryAfterSeconds?: number;
 }
 
 export type RestOperation = 'calls.update' | 'calls.fetch' | 'streams.create' | 'streams.update' | 'recordings.update' | 'transcriptions.create' | 'transcriptions.update';
@@ -44,6 +53,9 @@ export class TwilioEmulator {
   readonly #users = new WeakMap<FastifyRequest, string>();
   readonly app: FastifyInstance;
   #url = '';
+  readonly #sockets = new Set<Socket>();
+  /** While the API refuses connections: the timer that brings it back. */
+  #outage?: NodeJS.Timeout;
 
   constructor(readonly opts: EmulatorOptions) {
     this.app = Fastify({ logger: false });
@@ -59,12 +71,45 @@ export class TwilioEmulator {
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     this.#url = await this.app.listen({ port, host });
+    this.app.server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     return this.#url;
   }
 
   async close(): Promise<void> {
     for (const c of this.calls.values()) c.complete('emulator closed');
+    if (this.#outage) {
+      clearTimeout(this.#outage);
+      await this.#relisten();
+    }
     await this.app.close();
+  }
+
+  /**
+   * An outage of the REST API from now on, for `ms`: the port stops listening (a new connection is refused)
+   * and every open connection is reset. Resolves when the API listens again, on the same port.
+   */
+  refuseConnections(ms: number): Promise<void> {
+    if (this.#outage) throw new Error('the emulator already refuses connections');
+    this.app.server.close();
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+    return new Promise<void>((resolve, reject) => {
+      this.#outage = setTimeout(() => this.#relisten().then(resolve, reject), ms);
+    });
+  }
+
+  async #relisten(): Promise<void> {
+    const { port, hostname } = new URL(this.#url);
+    await new Promise<void>((resolve, reject) => {
+      this.app.server.once('error', reject);
+      this.app.server.listen(Number(port), hostname, () => {
+        this.app.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#outage = undefined;
   }
 
   /** The TwiML a customer's voice webhook would answer with: the AI agent plus takeover listening. */
@@ -105,6 +150,11 @@ export class TwilioEmulator {
   /** Fails the next `times` requests for `operation` (429/20429 by default, to exercise retries). */
   inject(operation: RestOperation, times: number, status = 429, code = status === 429 ? 20429 : 20500): void {
     this.faults.push({ operation, status, code, times });
+  }
+
+  /** Answers the next `times` requests for `operation` with 429 (20429) and `Retry-After: retryAfterSeconds`. */
+  rateLimit(operation: RestOperation, times: number, retryAfterSeconds: number): void {
+    this.faults.push({ operation, status: 429, code: 20429, times, retryAfterSeconds });
   }
 
   /** Answers the next `times` requests for `operation` only after `delayMs` (then as usual). */
@@ -178,7 +228,10 @@ export class TwilioEmulator {
         if (params.AccountSid !== this.opts.accountSid) throw notFound;
         const fault = this.#fault(op);
         if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
-        else if (fault) throw new TwilioError(fault.status, fault.code, fault.status === 429 ? 'Too Many Requests' : 'Service unavailable');
+        else if (fault) {
+          if (fault.retryAfterSeconds !== undefined) reply.header('Retry-After', String(fault.retryAfterSeconds));
+          throw new TwilioError(fault.status, fault.code, fault.status === 429 ? 'Too Many Requests' : 'Service unavailable');
+        }
         if (!call) throw notFound;
         const body = handle(call, form, params.Sid ?? '');
         call.logRest('POST', resource, form, 200, this.#users.get(req));

@@ -24,6 +24,8 @@ export async function startLocalStack(options: {
   apiKey?: boolean;
   env?: Record<string, string | undefined>;
   parts?: Partial<ServiceParts>;
+  /** Where the service listens on loopback (default: any free port). */
+  port?: number;
 } = {}): Promise<LocalStack> {
   const accountSid = 'AC' + randomBytes(16).toString('hex');
   const authToken = randomBytes(16).toString('hex');
@@ -53,7 +55,7 @@ export async function startLocalStack(options: {
   });
   // In memory unless a store is given: demo runs and parallel tests must not share the default SQLite file.
   const service = await buildService(config, { store: new MemoryStore(), ...options.parts });
-  const serviceUrl = await service.app.listen({ port: 0, host: '127.0.0.1' });
+  const serviceUrl = await service.app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   emulator.opts.serviceLocalUrl = serviceUrl;
   return {
     service,

@@ -1,5 +1,6 @@
 // Picks and opens the store from configuration: PostgreSQL when a DATABASE_URL is given, otherwise a
-// SQLite file (created with its folder). Migrations run before the store is handed out.
+// SQLite file (created with its folder). Migrations run before the store is handed out. The service puts it
+// behind a QueuedStore (queued-store.ts), which keeps call data the database cannot take now.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -10,6 +11,7 @@ import { SqlStore, type Database } from './sql.js';
 import type { Store } from './types.js';
 
 export { MemoryStore } from './memory.js';
+export { QueuedStore, type WriteQueueOptions } from './queued-store.js';
 export { SqlStore } from './sql.js';
 export * from './types.js';
 
@@ -58,6 +60,9 @@ async function openPostgres(url: string, options: StoreOptions): Promise<SqlStor
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', (err) => options.onError?.(err));
+  // The pool listens for errors of idle connections only: one that drops while a query holds it would emit an
+  // 'error' nobody handles, and crash the process. The query itself fails on its own (and its write is queued).
+  pool.on('connect', (client) => client.on('error', (err) => options.onError?.(err)));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let current: string | null | undefined;
   try {
@@ -105,3 +110,10 @@ export function withoutPassword(url: string): string {
   }
 }
 
+
+/** The store's part of /readyz: ready while it takes writes; how many writes wait, and the last failure. */
+export function storeReadiness(store: Store): { ready: boolean; waiting: number; lastError?: string } {
+  const health = store.health?.();
+  if (!health) return { ready: true, waiting: 0 };
+  return { ready: health.up, waiting: health.waiting, ...(health.up || !health.lastError ? {} : { lastError: health.lastError }) };
+}

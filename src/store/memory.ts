@@ -20,15 +20,30 @@ export class MemoryStore implements Store {
   readonly entries: AuditEntry[] = [];
   readonly ruleSets: RuleSetVersion[] = [];
   readonly tokens = new Map<string, StoredToken>();
+  /** Ids of the lines and entries written, so that a repeated write is stored once. */
+  readonly #written = new Set<string>();
 
   async saveCall(call: CallRecord): Promise<void> {
     this.calls.set(call.callSid, structuredClone(call));
   }
   async appendTranscript(line: TranscriptLine): Promise<void> {
+    if (this.#seen(line.id)) return;
     this.lines.push({ ...line });
   }
+  async replaceTranscript(line: TranscriptLine): Promise<void> {
+    const [from, to] = [Math.floor(line.at - 0.5), Math.ceil(line.at + 0.5)];
+    const stored = this.lines.find((l) => l.callSid === line.callSid && l.track === line.track && l.at >= from && l.at <= to);
+    if (stored) stored.text = line.text;
+  }
   async appendAudit(entry: AuditEntry): Promise<void> {
+    if (this.#seen(entry.id)) return;
     this.entries.push(structuredClone(entry));
+  }
+  #seen(id: string | undefined): boolean {
+    if (id === undefined) return false;
+    if (this.#written.has(id)) return true;
+    this.#written.add(id);
+    return false;
   }
   async getCall(callSid: string): Promise<CallRecord | undefined> {
     const call = this.calls.get(callSid);
@@ -39,6 +54,12 @@ export class MemoryStore implements Store {
       .filter((c) => before === undefined || c.startedAt < before)
       .sort((a, b) => b.startedAt - a.startedAt)
       .slice(0, limit)
+      .map((c) => structuredClone(c));
+  }
+  async openCallsOf(instanceId: string): Promise<CallRecord[]> {
+    return [...this.calls.values()]
+      .filter((c) => c.instanceId === instanceId && c.endedAt === undefined)
+      .sort((a, b) => a.startedAt - b.startedAt)
       .map((c) => structuredClone(c));
   }
   async transcript(callSid: string): Promise<TranscriptLine[]> {

@@ -65,6 +65,43 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_store_fractional_times': {
+      // The service's clock (src/clock.ts) has sub-millisecond resolution: PostgreSQL's bigint refused every
+      // such value. double precision holds epoch ms to about a quarter of a microsecond. SQLite needs nothing:
+      // a bigint column (INTEGER affinity) keeps a value with a fraction as REAL.
+      async up(db: Kysely<unknown>) {
+        if (dialect !== 'postgres') return;
+        const columns: Record<string, string[]> = {
+          calls: ['started_at', 'ended_at'],
+          transcript_lines: ['at'],
+          audit_entries: ['at'],
+          rule_set_versions: ['at'],
+          api_tokens: ['created_at', 'last_used_at', 'revoked_at'],
+        };
+        for (const [table, names] of Object.entries(columns)) {
+          for (const name of names) await db.schema.alterTable(table).alterColumn(name, (c) => c.setDataType('double precision')).execute();
+        }
+      },
+    },
+    '0003_store_write_ids': {
+      // An id given to each audit entry and transcript line when it is made: a write repeated after a lost
+      // answer or a restart (the store's write queue) is stored once. Rows from before have none.
+      async up(db: Kysely<unknown>) {
+        for (const table of ['audit_entries', 'transcript_lines']) {
+          await db.schema.alterTable(table).addColumn('entry_id', 'text').execute();
+          await db.schema.createIndex(`${table}_entry_id`).unique().on(table).column('entry_id').execute();
+        }
+      },
+    },
+    // Restarts: which instance holds a call, and a paused call's due time and what its resume re-creates.
+    '0004_call_holder_and_pause': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('calls').addColumn('instance_id', 'text').execute();
+        await db.schema.alterTable('calls').addColumn('paused_until', 'double precision').execute();
+        await db.schema.alterTable('calls').addColumn('resume_plan', 'text').execute();
+        await db.schema.createIndex('calls_instance_open').ifNotExists().on('calls').columns(['instance_id', 'ended_at']).execute();
+      },
+    },
   };
 }
 

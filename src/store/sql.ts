@@ -10,9 +10,11 @@ import {
   type AuditEntry,
   type AuditKind,
   type AuditQuery,
+  type CallDataWrite,
   type CallRecord,
   type NewRuleSetVersion,
   type PurgeResult,
+  type ResumePlan,
   type RuleSetVersion,
   type RuleSetVersionSummary,
   type Store,
@@ -22,7 +24,7 @@ import {
 } from './types.js';
 import type { SqlDialect } from './migrations.js';
 
-/** Epoch ms. PostgreSQL returns bigint columns as strings, so reads go through Number(). */
+/** Epoch ms with fractions (double precision on PostgreSQL; SQLite keeps REAL). Reads go through Number(). */
 type Millis = ColumnType<number | string, number, number>;
 type MaybeMillis = ColumnType<number | string | null, number | null | undefined, number | null>;
 
@@ -35,10 +37,15 @@ export interface Database {
     started_at: Millis;
     ended_at: MaybeMillis;
     status: CallRecord['status'];
+    instance_id: ColumnType<string | null, string | null | undefined, string | null>;
+    paused_until: MaybeMillis;
+    /** JSON of a ResumePlan. */
+    resume_plan: ColumnType<string | null, string | null | undefined, string | null>;
   };
-  transcript_lines: { id: Generated<number>; call_sid: string; at: Millis; track: Track; text: string };
+  transcript_lines: { id: Generated<number>; entry_id: string | null; call_sid: string; at: Millis; track: Track; text: string };
   audit_entries: {
     id: Generated<number>;
+    entry_id: string | null;
     at: Millis;
     call_sid: string;
     kind: AuditKind;
@@ -62,7 +69,10 @@ const ms = (v: number | string): number => Number(v);
 const maybeMs = (v: number | string | null): number | undefined => (v === null ? undefined : Number(v));
 
 export class SqlStore implements Store {
-  /** Saves of one call run in order: the monitor fires them without waiting, and a pool could reorder them. */
+  /**
+   * Writes about one call run in the order they were made: the monitor fires them without waiting, and a pool
+   * could reorder them (two transcript lines can share a time: the later one must still come second).
+   */
   readonly #callWrites = new Map<string, Promise<void>>();
 
   constructor(
@@ -73,25 +83,21 @@ export class SqlStore implements Store {
   // ---- calls, transcripts, audit ------------------------------------------------------------
 
   saveCall(call: CallRecord): Promise<void> {
-    const prev = this.#callWrites.get(call.callSid) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.#upsertCall(call));
-    this.#callWrites.set(call.callSid, next);
+    return this.#inOrder(call.callSid, () => this.#upsertCall(call));
+  }
+
+  #inOrder(callSid: string, write: () => Promise<void>): Promise<void> {
+    const prev = this.#callWrites.get(callSid) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(write);
+    this.#callWrites.set(callSid, next);
     void next.catch(() => undefined).then(() => {
-      if (this.#callWrites.get(call.callSid) === next) this.#callWrites.delete(call.callSid);
+      if (this.#callWrites.get(callSid) === next) this.#callWrites.delete(callSid);
     });
     return next;
   }
 
   async #upsertCall(call: CallRecord): Promise<void> {
-    const row = {
-      call_sid: call.callSid,
-      from_number: call.from ?? null,
-      to_number: call.to ?? null,
-      custom_parameters: JSON.stringify(call.customParameters ?? {}),
-      started_at: call.startedAt,
-      ended_at: call.endedAt ?? null,
-      status: call.status,
-    };
+    const row = callRow(call);
     await this.db
       .insertInto('calls')
       .values(row)
@@ -103,30 +109,69 @@ export class SqlStore implements Store {
           started_at: row.started_at,
           ended_at: row.ended_at,
           status: row.status,
+          instance_id: row.instance_id,
+          paused_until: row.paused_until,
+          resume_plan: row.resume_plan,
         }),
       )
       .execute();
   }
 
-  async appendTranscript(line: TranscriptLine): Promise<void> {
-    await this.db
-      .insertInto('transcript_lines')
-      .values({ call_sid: line.callSid, at: line.at, track: line.track, text: line.text })
-      .execute();
+  appendTranscript(line: TranscriptLine): Promise<void> {
+    // A line whose id is stored already was written before (its answer lost): nothing to do.
+    const row = transcriptRow(line);
+    return this.#inOrder(line.callSid, async () => {
+      await this.db.insertInto('transcript_lines').values(row).onConflict((oc) => oc.column('entry_id').doNothing()).execute();
+    });
   }
 
-  async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.db
-      .insertInto('audit_entries')
-      .values({
-        at: entry.at,
-        call_sid: entry.callSid,
-        kind: entry.kind,
-        actor: entry.actor,
-        decision_id: entry.decisionId ?? null,
-        data: JSON.stringify(entry.data ?? {}),
-      })
-      .execute();
+  async replaceTranscript(line: TranscriptLine): Promise<void> {
+    await replaceLine(this.db, line);
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    let row: ReturnType<typeof auditRow>;
+    try {
+      // Now, not when its turn comes: the entry says what was true when it was made (callers go on changing objects).
+      row = auditRow(entry);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#inOrder(entry.callSid, async () => {
+      await this.db.insertInto('audit_entries').values(row).onConflict((oc) => oc.column('entry_id').doNothing()).execute();
+    });
+  }
+
+  /** One transaction: a row per entry and line (in order; ids already stored are skipped), the last record per call. */
+  async writeAll(writes: CallDataWrite[]): Promise<void> {
+    const audit = writes.flatMap((w) => (w.op === 'audit' ? [auditRow(w.entry)] : []));
+    const lines = writes.flatMap((w) => (w.op === 'transcript' ? [transcriptRow(w.line)] : []));
+    const calls = [...new Map(writes.flatMap((w) => (w.op === 'call' ? [[w.call.callSid, callRow(w.call)] as const] : []))).values()];
+    await this.db.transaction().execute(async (trx) => {
+      if (audit.length > 0) await trx.insertInto('audit_entries').values(audit).onConflict((oc) => oc.column('entry_id').doNothing()).execute();
+      if (lines.length > 0) await trx.insertInto('transcript_lines').values(lines).onConflict((oc) => oc.column('entry_id').doNothing()).execute();
+      // After the lines: a replacement always names a line appended before it (in this batch or an earlier one).
+      for (const w of writes) if (w.op === 'replaceTranscript') await replaceLine(trx, w.line);
+      if (calls.length > 0) {
+        await trx
+          .insertInto('calls')
+          .values(calls)
+          .onConflict((oc) =>
+            oc.column('call_sid').doUpdateSet((eb) => ({
+              from_number: eb.ref('excluded.from_number'),
+              to_number: eb.ref('excluded.to_number'),
+              custom_parameters: eb.ref('excluded.custom_parameters'),
+              started_at: eb.ref('excluded.started_at'),
+              ended_at: eb.ref('excluded.ended_at'),
+              status: eb.ref('excluded.status'),
+              instance_id: eb.ref('excluded.instance_id'),
+              paused_until: eb.ref('excluded.paused_until'),
+              resume_plan: eb.ref('excluded.resume_plan'),
+            })),
+          )
+          .execute();
+      }
+    });
   }
 
   async getCall(callSid: string): Promise<CallRecord | undefined> {
@@ -141,6 +186,11 @@ export class SqlStore implements Store {
     return rows.map(toCall);
   }
 
+  async openCallsOf(instanceId: string): Promise<CallRecord[]> {
+    const rows = await this.db.selectFrom('calls').selectAll().where('instance_id', '=', instanceId).where('ended_at', 'is', null).orderBy('started_at').execute();
+    return rows.map(toCall);
+  }
+
   async transcript(callSid: string): Promise<TranscriptLine[]> {
     const rows = await this.db
       .selectFrom('transcript_lines')
@@ -149,7 +199,7 @@ export class SqlStore implements Store {
       .orderBy('at')
       .orderBy('id')
       .execute();
-    return rows.map((r) => ({ callSid: r.call_sid, at: ms(r.at), track: r.track, text: r.text }));
+    return rows.map((r) => ({ ...(r.entry_id !== null ? { id: r.entry_id } : {}), callSid: r.call_sid, at: ms(r.at), track: r.track, text: r.text }));
   }
 
   async audit(callSid: string): Promise<AuditEntry[]> {
@@ -302,6 +352,50 @@ export class SqlStore implements Store {
   }
 }
 
+function callRow(call: CallRecord) {
+  return {
+    call_sid: call.callSid,
+    from_number: call.from ?? null,
+    to_number: call.to ?? null,
+    custom_parameters: JSON.stringify(call.customParameters ?? {}),
+    started_at: call.startedAt,
+    ended_at: call.endedAt ?? null,
+    status: call.status,
+    instance_id: call.instanceId ?? null,
+    paused_until: call.pausedUntil ?? null,
+    resume_plan: call.resume ? JSON.stringify(call.resume) : null,
+  };
+}
+
+/** The final text of a line stored earlier (the partial that decided, or the withheld marker): same call, track and time. */
+async function replaceLine(db: Kysely<Database>, line: TranscriptLine): Promise<void> {
+  await db
+    .updateTable('transcript_lines')
+    .set({ text: line.text })
+    .where('call_sid', '=', line.callSid)
+    .where('track', '=', line.track)
+    // Within half a millisecond either side: the time the line was appended with, give or take float rounding.
+    .where('at', '>=', line.at - 0.5)
+    .where('at', '<=', line.at + 0.5)
+    .execute();
+}
+
+function transcriptRow(line: TranscriptLine) {
+  return { entry_id: line.id ?? null, call_sid: line.callSid, at: line.at, track: line.track, text: line.text };
+}
+
+function auditRow(entry: AuditEntry) {
+  return {
+    entry_id: entry.id ?? null,
+    at: entry.at,
+    call_sid: entry.callSid,
+    kind: entry.kind,
+    actor: entry.actor,
+    decision_id: entry.decisionId ?? null,
+    data: JSON.stringify(entry.data ?? {}),
+  };
+}
+
 function toCall(r: Selectable<Database['calls']>): CallRecord {
   const call: CallRecord = {
     callSid: r.call_sid,
@@ -313,11 +407,16 @@ function toCall(r: Selectable<Database['calls']>): CallRecord {
   if (r.to_number !== null) call.to = r.to_number;
   const endedAt = maybeMs(r.ended_at);
   if (endedAt !== undefined) call.endedAt = endedAt;
+  if (r.instance_id !== null) call.instanceId = r.instance_id;
+  const pausedUntil = maybeMs(r.paused_until);
+  if (pausedUntil !== undefined) call.pausedUntil = pausedUntil;
+  if (r.resume_plan !== null) call.resume = JSON.parse(r.resume_plan) as ResumePlan;
   return call;
 }
 
 function toAudit(r: Selectable<Database['audit_entries']>): AuditEntry {
   const entry: AuditEntry = {
+    ...(r.entry_id !== null ? { id: r.entry_id } : {}),
     at: ms(r.at),
     callSid: r.call_sid,
     kind: r.kind,

@@ -16,6 +16,12 @@ export type AuditKind =
 
 /** One line of the audit trail. `data` never holds a sensitive value or an unredacted transcript. */
 export interface AuditEntry {
+  /**
+   * Given once, when the entry is made (the store's write queue does it): a write repeated with the same id,
+   * after a lost answer or a restart, is stored once. Entries written without one are stored as they come.
+   */
+  id?: string;
+  /** Epoch ms, fractions kept (the service's clock has sub-millisecond resolution). */
   at: number;
   /** The call the entry is about; `''` for entries tied to no call (e.g. a rule edited through the API). */
   callSid: string;
@@ -47,11 +53,43 @@ export interface CallRecord {
   startedAt: number;
   endedAt?: number;
   status: 'monitoring' | 'paused' | 'handed_off' | 'ended';
+  /** The instance (INSTANCE_ID) that holds the call now; a restart of it ends or resumes the calls it held. */
+  instanceId?: string;
+  /** While paused: when the pause ends by itself (epoch ms). Absent: only a supervisor resumes it. */
+  pausedUntil?: number;
+  /** While paused: what a resume re-creates, so that another process of the same instance can do it. */
+  resume?: ResumePlan;
+}
+
+/** takeover's stream and transcription as they ran before a privacy pause, and whether the recording was paused. */
+export interface ResumePlan {
+  streams: {
+    url: string;
+    name: string;
+    track: 'inbound_track' | 'outbound_track' | 'both_tracks';
+    parameters: Record<string, string>;
+    statusCallback?: string;
+  }[];
+  transcription?: {
+    /** The transcription the pause stopped (GT…); a resume creates a new one with the same settings. */
+    sid?: string;
+    name: string;
+    statusCallbackUrl: string;
+    track: 'inbound_track' | 'outbound_track' | 'both_tracks';
+    partialResults: boolean;
+    languageCode?: string;
+  };
+  recordingPaused: boolean;
+  /** A secure capture flow's return URL (the caller comes back through Twilio's action callback). */
+  returnUrl?: string;
 }
 
 /** A final turn, stored redacted only. */
 export interface TranscriptLine {
+  /** As AuditEntry.id: a line written twice with the same id is stored once. */
+  id?: string;
   callSid: string;
+  /** Epoch ms, fractions kept. */
   at: number;
   track: Track;
   text: string;
@@ -116,16 +154,45 @@ export interface PurgeResult {
   auditEntries: number;
 }
 
+/** One write of call data, as QueuedStore keeps it until the database takes it. */
+export type CallDataWrite =
+  | { op: 'audit'; entry: AuditEntry }
+  | { op: 'transcript'; line: TranscriptLine }
+  | { op: 'replaceTranscript'; line: TranscriptLine }
+  | { op: 'call'; call: CallRecord };
+
+/** Whether the store takes writes, for /readyz and /metrics. */
+export interface StoreHealth {
+  /** False from a write that failed for want of a database until one succeeds again. */
+  up: boolean;
+  /** Writes not yet in the database (held for a moment, or in the write queue file). */
+  waiting: number;
+  /** Writes lost because the write queue was full (since start). */
+  dropped: number;
+  /** Writes the database refused for their content (since start); kept in `rejected.jsonl` beside the queue. */
+  rejected: number;
+  /** The last failure, fit for a log or an answer: no values, no caller text. */
+  lastError?: string;
+}
+
 export interface Store {
   // calls, transcripts and the audit trail
   /** Creates or updates the call (same callSid: the latest save wins). */
   saveCall(call: CallRecord): Promise<void>;
   /** `line.text` must already be redacted; the store keeps it as given and never logs it. */
   appendTranscript(line: TranscriptLine): Promise<void>;
+  /**
+   * Replaces the text of the call's line on `line.track` written at `line.at` (give or take a millisecond: a store
+   * that keeps whole milliseconds finds it too) — a partial transcript's, when its final version arrives. Redacted text only, as
+   * for appendTranscript; changes nothing when there is no such line.
+   */
+  replaceTranscript(line: TranscriptLine): Promise<void>;
   appendAudit(entry: AuditEntry): Promise<void>;
   getCall(callSid: string): Promise<CallRecord | undefined>;
   /** Newest first; `before` pages back by start time. */
   listCalls(options?: { limit?: number; before?: number }): Promise<CallRecord[]>;
+  /** Calls not ended that `instanceId` holds (after a restart: the ones it must end or resume). */
+  openCallsOf(instanceId: string): Promise<CallRecord[]>;
   /** The call's lines, oldest first. */
   transcript(callSid: string): Promise<TranscriptLine[]>;
   /** The call's audit trail, oldest first. */
@@ -159,6 +226,15 @@ export interface Store {
    * call (`callSid` `''`: who changed a rule or a token) are kept.
    */
   purgeBefore(epochMs: number): Promise<PurgeResult>;
+
+  /**
+   * Several writes of call data in one transaction, all or none, in order (the latest of a call's records wins).
+   * Optional: one commit for many rows is what lets a database that syncs each commit keep up.
+   */
+  writeAll?(writes: CallDataWrite[]): Promise<void>;
+
+  /** Stores that can be unreachable say so here (QueuedStore); absent means always up. */
+  health?(): StoreHealth;
 
   close(): Promise<void>;
 }

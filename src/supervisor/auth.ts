@@ -1,5 +1,6 @@
 // Who is calling the supervisor API and what they may do: Bearer tokens checked against their stored hash,
 // roles viewer < supervisor < admin, a limit on failed attempts per address, and an audit entry for every change.
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Store, TokenRole } from '../store/types.js';
 import { hashSecret, hasRole } from './tokens.js';
@@ -26,59 +27,33 @@ declare module 'fastify' {
   }
 }
 
-/** Failed authentications per client address in a sliding window. */
-export class FailureLimit {
-  readonly #failures = new Map<string, number[]>();
-
-  constructor(
-    readonly max: number,
-    readonly windowMs: number,
-  ) {}
-
-  /** Milliseconds until `address` may try again; 0 when it may now. */
-  retryAfter(address: string, now: number): number {
-    const recent = this.#recent(address, now);
-    return recent.length >= this.max ? recent[0]! + this.windowMs - now : 0;
-  }
-
-  fail(address: string, now: number): void {
-    const recent = this.#recent(address, now);
-    recent.push(now);
-    if (recent.length > this.max) recent.splice(0, recent.length - this.max);
-    this.#failures.set(address, recent);
-    // Bounded memory under a spray of addresses: forget the quiet ones now and then.
-    if (this.#failures.size > 10_000) for (const a of this.#failures.keys()) if (this.#recent(a, now).length === 0) this.#failures.delete(a);
-  }
-
-  #recent(address: string, now: number): number[] {
-    const list = (this.#failures.get(address) ?? []).filter((t) => now - t < this.windowMs);
-    if (list.length === 0) this.#failures.delete(address);
-    return list;
-  }
-}
-
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Writing last-used on every request would make each read a write. */
 const TOUCH_EVERY_MS = 60_000;
 
 export interface AuthOptions {
   store: Store;
-  limit: FailureLimit;
+  /** Failed authentications per client address per minute; beyond it, that address's failing attempts get 429 (default 10). */
+  failuresPerMinute?: number;
+  /** Counts failed authentications by answer (rejected: 401, throttled: 429). */
+  onFailure?: (outcome: 'rejected' | 'throttled') => void;
   now?: () => number;
 }
 
-/** Adds authentication, role checks and the audit of changes to every route of `app` (an encapsulated context). */
-export function guard(app: FastifyInstance, opts: AuthOptions): void {
+/**
+ * Adds authentication, role checks and the audit of changes to every route of `app` (an encapsulated context).
+ * The token is checked first: a valid token is always served, whatever its address did. Only failing attempts
+ * count against the address (@fastify/rate-limit, per address, IPv6 by /64), and once it has failed too often its
+ * failing attempts get 429 with Retry-After: supervisors behind one office proxy are not locked out by a guesser.
+ */
+export async function guard(app: FastifyInstance, opts: AuthOptions): Promise<void> {
   const now = opts.now ?? Date.now;
+  // Addresses are kept in the plugin's LRU (5,000): a spray of addresses cannot grow memory without bound.
+  await app.register(rateLimit, { global: false });
+  const countFailure = app.createRateLimit({ max: opts.failuresPerMinute ?? 10, timeWindow: 60_000 });
 
   app.addHook('onRequest', async (req, reply) => {
     const at = now();
-    const wait = opts.limit.retryAfter(req.ip, at);
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000);
-      reply.header('retry-after', String(seconds));
-      return deny(reply, 429, `too many failed authentications from this address: retry in ${seconds} s with a valid token`);
-    }
     const header = req.headers.authorization;
     if (!header) {
       return deny(reply, 401, 'missing Authorization header: send "Authorization: Bearer <token>" (an admin creates tokens with npm run token -- create)');
@@ -87,7 +62,17 @@ export function guard(app: FastifyInstance, opts: AuthOptions): void {
     const hash = match ? hashSecret(match[1]!) : undefined;
     const token = hash ? await opts.store.findTokenByHash(hash) : undefined;
     if (!token || token.revokedAt !== undefined) {
-      opts.limit.fail(req.ip, at);
+      const failures = await countFailure(req);
+      if (!failures.isAllowed && failures.isExceeded) {
+        opts.onFailure?.('throttled');
+        reply.header('retry-after', String(failures.ttlInSeconds));
+        return deny(
+          reply,
+          429,
+          `too many failed authentications from this address (more than ${failures.max} a minute): retry in ${failures.ttlInSeconds} s with a valid token (requests with a valid token are served meanwhile)`,
+        );
+      }
+      opts.onFailure?.('rejected');
       req.log.warn({ ip: req.ip, known: Boolean(token) }, 'supervisor API: authentication failed');
       const why = !match ? 'the Authorization header is not "Bearer <token>"' : token ? 'this token was revoked' : 'unknown token';
       return deny(reply, 401, `${why}: ask an admin for a valid token`);

@@ -1,7 +1,9 @@
 // The supervisors' side of takeover as one Fastify plugin: the REST API under /api (Bearer tokens, roles,
-// audit), live events, the OpenAPI document at /docs/json, the retention job and rule-set refresh.
+// audit, limits that refuse cleanly), live events, the OpenAPI document at /docs/json, the retention job and
+// rule-set refresh.
 import swagger from '@fastify/swagger';
-import type { FastifyInstance } from 'fastify';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Bus } from '../bus/types.js';
 import type { CallMonitor } from '../calls/monitor.js';
@@ -10,7 +12,9 @@ import { startRetention } from '../store/retention.js';
 import { RuleSets } from '../store/rule-sets.js';
 import type { Store } from '../store/types.js';
 import type { Classifier } from '../types.js';
-import { FailureLimit, guard } from './auth.js';
+import type { Metrics } from '../metrics.js';
+import { guard } from './auth.js';
+import { DryRunThreads, type ClassifierSettings } from './dry-run-thread.js';
 import { openApiComponents, openApiTransform, speakJson } from './http.js';
 import { LiveStreams } from './live-streams.js';
 import { auditRoutes } from './routes/audit.js';
@@ -28,8 +32,13 @@ export interface SupervisorOptions {
   bus: Bus;
   /** The running rules; replaced (validated) on every change made through the API. */
   rules: RuleBook;
-  /** Used by the dry run. */
+  /** Used by the dry run when no `dryRun.classifier` settings are given (asked from the dry run's worker, turn by turn). */
   classifier: Classifier;
+  /**
+   * The dry run's worker threads: their time limit (DRY_RUN_TIMEOUT_MS) and, when the service runs the configured
+   * classifier, its settings, so that each worker builds its own.
+   */
+  dryRun: { timeoutMs: number; classifier?: ClassifierSettings };
   /** Days to keep calls, transcripts and the calls' audit entries (not the change audit); 0 keeps them forever. */
   retentionDays: number;
   /** Queue of a supervisor's takeover when the request names none (default `support`). */
@@ -42,12 +51,22 @@ export interface SupervisorOptions {
   authFailuresPerMinute?: number;
   /** SSE heartbeat (default 15 s); each one also checks the stream's token again. */
   eventsHeartbeatMs?: number;
+  /** Live-event streams per token and in all (default 10 and 200). */
+  liveFeeds?: { perToken: number; total: number };
+  /**
+   * Above these the API answers 503 (0: that check is off). Only /api: Twilio's media stream and callbacks,
+   * /health and /metrics are never refused under pressure.
+   */
+  pressure?: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number };
+  /** Open feeds, refusals, authentication failures. */
+  metrics?: Pick<Metrics, 'liveFeeds' | 'liveFeedsRefused' | 'authFailures' | 'pressureRefused'>;
 }
 
 async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promise<void> {
   const { store, rules } = opts;
   const ruleSets = new RuleSets(store, rules);
-  const streams = new LiveStreams();
+  const { metrics } = opts;
+  const streams = new LiveStreams(opts.liveFeeds, (open) => metrics?.liveFeeds.set(open));
 
   await app.register(swagger, {
     openapi: {
@@ -64,12 +83,28 @@ async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promis
   await app.register(
     async (api) => {
       speakJson(api);
-      guard(api, { store, limit: new FailureLimit(opts.authFailuresPerMinute ?? 10, 60_000) });
+      // Before authentication: an overloaded process spends nothing on a supervisor's request, not even a token lookup.
+      // (Where an embedding application registered under-pressure for the whole server already, its check stands.)
+      if (opts.pressure && !api.hasDecorator('isUnderPressure')) await api.register(underPressure, pressureOptions(opts.pressure, metrics));
+      await guard(api, {
+        store,
+        failuresPerMinute: opts.authFailuresPerMinute ?? 10,
+        onFailure: (outcome) => metrics?.authFailures.inc({ outcome }),
+      });
       await api.register(callRoutes, { monitor: opts.monitor, store, bus: opts.bus, handoffQueue: opts.handoffQueue ?? 'support' });
-      await api.register(ruleRoutes, { ruleSets, store, classifier: opts.classifier });
+      const dryRuns = new DryRunThreads({ timeoutMs: opts.dryRun.timeoutMs, classifier: opts.dryRun.classifier ?? opts.classifier });
+      // Closing waits for requests in flight: a dry run must not hold it up for DRY_RUN_TIMEOUT_MS.
+      api.addHook('preClose', async () => dryRuns.close());
+      await api.register(ruleRoutes, { ruleSets, store, dryRuns });
       await api.register(tokenRoutes, { store, streams });
       await api.register(auditRoutes, { store });
-      await api.register(eventRoutes, { bus: opts.bus, store, streams, heartbeatMs: opts.eventsHeartbeatMs });
+      await api.register(eventRoutes, {
+        bus: opts.bus,
+        store,
+        streams,
+        heartbeatMs: opts.eventsHeartbeatMs,
+        onRefused: (limit) => metrics?.liveFeedsRefused.inc({ limit }),
+      });
     },
     { prefix: '/api' },
   );
@@ -98,6 +133,29 @@ async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promis
     stopRetention();
     if (refresh) clearInterval(refresh);
   });
+}
+
+const PRESSURE_VARIABLES: Record<string, string> = {
+  eventLoopDelay: 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS',
+  heapUsedBytes: 'PRESSURE_MAX_HEAP_USED_MB',
+};
+
+/** @fastify/under-pressure for the API: 503 with Retry-After and a message naming what is over which limit. */
+function pressureOptions(limits: NonNullable<SupervisorOptions['pressure']>, metrics: SupervisorOptions['metrics']) {
+  const retryAfter = 10;
+  return {
+    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    maxHeapUsedBytes: limits.maxHeapUsedBytes,
+    retryAfter,
+    pressureHandler: (_req: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
+      metrics?.pressureRefused.inc({ type });
+      const shown = type === 'heapUsedBytes' ? `${Math.round((value ?? 0) / 2 ** 20)} MB of heap used` : `event loop delay ${Math.round(value ?? 0)} ms`;
+      void reply
+        .code(503)
+        .header('retry-after', String(retryAfter))
+        .send({ error: `the service is under pressure (${shown}, over ${PRESSURE_VARIABLES[type] ?? type}): live calls are served first; retry in ${retryAfter} s` });
+    },
+  };
 }
 
 export const supervisorPlugin = fp(supervisor, { name: 'takeover-supervisor', fastify: '5.x' });

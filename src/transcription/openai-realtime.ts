@@ -17,6 +17,7 @@ import type {
 } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import { now } from '../clock.js';
+import { backoffDelay } from '../backoff.js';
 import type { Track, Utterance } from '../types.js';
 import { AudioBacklog, BYTES_PER_MS } from './audio-backlog.js';
 import type { Transcriber, TranscriberContext, TranscriberFactory, TranscriberHealth } from './transcriber.js';
@@ -52,7 +53,7 @@ export interface OpenAIRealtimeOptions {
   tracks?: Track[];
   /** From opening the socket to `session.updated`. Default 5000. */
   connectTimeoutMs?: number;
-  /** Backoff between reconnect attempts: random in [½, 1] × min(max, initial × 2^attempt). */
+  /** Backoff between reconnect attempts (src/backoff.ts, half jitter): random in [½, 1] × min(max, initial × 2^attempt). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Audio held per track while the provider is unreachable or slow (ms). Default 10000. */
   maxBufferedAudioMs?: number;
@@ -517,7 +518,7 @@ export class RealtimeTrackTranscriber implements Transcriber {
     this.#pendingTurns.clear();
     this.#times.clear();
 
-    const delay = Math.min(this.settings.maxDelayMs, this.settings.initialDelayMs * 2 ** this.#attempt) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(this.#attempt, { initialMs: this.settings.initialDelayMs, maxMs: this.settings.maxDelayMs, jitter: 'half' });
     this.#attempt++;
     this.#stats.reconnects++;
     this.totals.reconnects++;

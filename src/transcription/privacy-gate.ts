@@ -2,19 +2,10 @@
 // until it reopens. Closing is synchronous; `epoch` lets work that started before a close notice
 // that it must be discarded (text in flight when the gate closed).
 
-export interface GateChange {
-  open: boolean;
-  at: number;
-  reason: string;
-  /** Rule id or supervisor token name that asked for it. */
-  by: string;
-}
-
 export class PrivacyGate {
   #open = true;
   #epoch = 0;
   #framesHeld = 0;
-  readonly history: GateChange[] = [];
 
   get isOpen(): boolean {
     return this.#open;
@@ -42,19 +33,19 @@ export class PrivacyGate {
     return false;
   }
 
-  close(reason: string, by: string): boolean {
+  /** Closes the gate (a pause); why and by whom is in the call's audit trail. False if it was closed already. */
+  close(): boolean {
     if (!this.#open) return false;
     this.#open = false;
     this.#epoch++;
-    this.history.push({ open: false, at: Date.now(), reason, by });
     return true;
   }
 
-  open(reason: string, by: string): boolean {
+  /** Reopens it (a resume). False if it was open already. */
+  open(): boolean {
     if (this.#open) return false;
     this.#open = true;
     this.#epoch++;
-    this.history.push({ open: true, at: Date.now(), reason, by });
     return true;
   }
 }

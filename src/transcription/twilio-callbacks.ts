@@ -1,10 +1,13 @@
 // POST /twilio/transcription: Twilio's real-time transcription callbacks (<Start><Transcription
-// statusCallbackUrl=…>) → Utterances on the right call, in SequenceId order. Signed like every webhook.
+// statusCallbackUrl=…>) → Utterances on the right call, in SequenceId order. Signed like every webhook; the
+// signature has no timestamp, so each callback is taken once, by TranscriptionSid + SequenceId: a replayed
+// one is acknowledged (200) and ignored, one older than what was delivered for its transcription dropped.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { CallMonitor } from '../calls/monitor.js';
 import { requireTwilioSignature, type SignatureOptions } from '../twilio-signature.js';
 import type { Utterance } from '../types.js';
+import type { PrivacyGate } from './privacy-gate.js';
+import type { TranscriberHealth } from './transcriber.js';
 import { SequenceOrder } from './sequence-order.js';
 import { now } from '../clock.js';
 
@@ -12,7 +15,8 @@ const callbackSchema = z.object({
   CallSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a Call SID'),
   TranscriptionSid: z.string().min(1),
   TranscriptionEvent: z.enum(['transcription-started', 'transcription-content', 'transcription-stopped', 'transcription-error']),
-  SequenceId: z.coerce.number().int().nonnegative().optional(),
+  // Twilio numbers every callback of a transcription; without the number a replay could not be told apart.
+  SequenceId: z.coerce.number().int().nonnegative(),
   TranscriptionData: z.string().optional(),
   Final: z.enum(['true', 'false']).optional(),
   Track: z.enum(['inbound_track', 'outbound_track', 'both_tracks']).optional(),
@@ -27,41 +31,73 @@ interface Received {
   receivedAt: number;
 }
 
-/** Transcriptions whose gate epoch is remembered (oldest forgotten first); far more than live calls × pauses. */
-const MAX_REMEMBERED_TRANSCRIPTIONS = 10_000;
+/** What is kept of one transcription while the monitor holds its call: ordering, what was delivered, its gate epoch. */
+interface Heard {
+  callSid: string;
+  /** Delivers in SequenceId order; drops (push → false) a SequenceId already delivered or held. */
+  order: SequenceOrder<Received>;
+  /** The gate epoch it speaks for: the first one it was heard in while the gate was open. */
+  epoch?: number;
+}
+
+/** Far more than live calls × transcriptions per call; beyond it the oldest is forgotten. */
+const MAX_TRANSCRIPTIONS = 10_000;
+/** How often transcriptions of calls the monitor no longer holds are forgotten. */
+const SWEEP_MS = 60_000;
 
 const dataSchema = z.object({ transcript: z.string(), confidence: z.number().optional() });
 
-const IDLE_MS = 10 * 60_000;
+/** What the callbacks need of the calls held here (calls/monitor.ts provides it): the stage talks down, never back up. */
+export interface TranscriptSink {
+  session(callSid: string): { readonly gate: PrivacyGate; readonly counters: { utterancesDropped: number } } | undefined;
+  transcriptionStatus(callSid: string, event: 'started' | 'running' | 'stopped', sid: string, track?: string): void;
+  transcriberHealth(callSid: string, health: TranscriberHealth): void;
+  utterance(u: Utterance): Promise<void>;
+}
 
 export interface TwilioTranscriptionOptions {
-  monitor: CallMonitor;
+  monitor: TranscriptSink;
   signature: SignatureOptions;
 }
 
 export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOptions> = async (app, opts) => {
   const { monitor } = opts;
-  const orders = new Map<string, { order: SequenceOrder<Received>; lastSeen: number }>();
-  // A transcription whose 'stopped' callback never came (the call dropped) is forgotten after a quiet spell.
+  const heard = new Map<string, Heard>();
+  const forget = (transcriptionSid: string) => {
+    heard.get(transcriptionSid)?.order.close();
+    heard.delete(transcriptionSid);
+  };
+  // Kept as long as the call is (ended calls included, for their grace period): until then a replay is recognised.
   const sweep = setInterval(() => {
-    const cutoff = Date.now() - IDLE_MS;
-    for (const [sid, o] of orders) if (o.lastSeen < cutoff) (o.order.close(), orders.delete(sid));
-  }, IDLE_MS);
+    for (const [sid, h] of heard) if (!monitor.session(h.callSid)) forget(sid);
+  }, SWEEP_MS);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
-  // Each transcription speaks for the gate epoch it was first heard in while the gate was open. A pause stops
-  // it, but its callbacks can still be in flight (or held for ordering) when the call is resumed with a new one:
-  // the text they carry is from before or during the pause, and must not pass the reopened gate.
-  const epochs = new Map<string, number>();
-  const bind = (callSid: string, transcriptionSid: string) => {
-    const gate = monitor.session(callSid)?.gate;
-    if (!gate?.isOpen || epochs.has(transcriptionSid)) return;
-    epochs.set(transcriptionSid, gate.epoch);
-    if (epochs.size > MAX_REMEMBERED_TRANSCRIPTIONS) epochs.delete(epochs.keys().next().value!);
+
+  const transcription = (cb: Callback): Heard => {
+    let h = heard.get(cb.TranscriptionSid);
+    if (!h) {
+      // One held for an earlier one counts as received with it: stored lines (ordered by time) then keep
+      // SequenceId order too.
+      let lastDelivered = 0;
+      const order = new SequenceOrder<Received>((item) => {
+        lastDelivered = item.receivedAt = Math.max(item.receivedAt, lastDelivered);
+        handle(item);
+      });
+      h = { callSid: cb.CallSid, order };
+      heard.set(cb.TranscriptionSid, h);
+      if (heard.size > MAX_TRANSCRIPTIONS) forget(heard.keys().next().value!);
+    }
+    // Each transcription speaks for the gate epoch it was first heard in while the gate was open. A pause stops
+    // it, but its callbacks can still be in flight (or held for ordering) when the call is resumed with a new
+    // one: the text they carry is from before or during the pause, and must not pass the reopened gate.
+    const gate = monitor.session(cb.CallSid)?.gate;
+    if (h.epoch === undefined && gate?.isOpen) h.epoch = gate.epoch;
+    return h;
   };
   const outlived = (callSid: string, transcriptionSid: string): boolean => {
     const session = monitor.session(callSid);
-    const epoch = epochs.get(transcriptionSid);
+    const epoch = heard.get(transcriptionSid)?.epoch;
     if (!session || epoch === undefined || epoch === session.gate.epoch) return false;
     session.counters.utterancesDropped++;
     return true;
@@ -72,8 +108,8 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
       case 'transcription-started':
         return monitor.transcriptionStatus(cb.CallSid, 'started', cb.TranscriptionSid, cb.Track);
       case 'transcription-stopped':
-        orders.get(cb.TranscriptionSid)?.order.close();
-        orders.delete(cb.TranscriptionSid);
+        // Nothing comes after it: the transcription is kept (to know its replays), but holds nothing more.
+        heard.get(cb.TranscriptionSid)?.order.close();
         return monitor.transcriptionStatus(cb.CallSid, 'stopped', cb.TranscriptionSid);
       case 'transcription-error':
         return monitor.transcriberHealth(cb.CallSid, {
@@ -82,6 +118,8 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
         });
       case 'transcription-content': {
         if (transcript === undefined || outlived(cb.CallSid, cb.TranscriptionSid)) return;
+        // Which transcription feeds the call: after a restart no 'started' callback comes, and a pause must stop it.
+        monitor.transcriptionStatus(cb.CallSid, 'running', cb.TranscriptionSid);
         // Text flowing again means Twilio's transcription recovered from an earlier error.
         monitor.transcriberHealth(cb.CallSid, { state: 'ok' });
         const u: Utterance = {
@@ -117,25 +155,15 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
         }
         transcript = data.data.transcript;
       }
-      bind(cb.CallSid, cb.TranscriptionSid);
-      const received: Received = { cb, transcript, receivedAt };
-      if (cb.SequenceId === undefined) {
-        handle(received);
-      } else {
-        let entry = orders.get(cb.TranscriptionSid);
-        if (!entry) {
-          // One held for an earlier one counts as received with it: stored lines (ordered by time) then keep
-          // SequenceId order too.
-          let lastDelivered = 0;
-          const order = new SequenceOrder<Received>((item) => {
-            lastDelivered = item.receivedAt = Math.max(item.receivedAt, lastDelivered);
-            handle(item);
-          });
-          entry = { order, lastSeen: 0 };
-          orders.set(cb.TranscriptionSid, entry);
-        }
-        entry.lastSeen = receivedAt;
-        entry.order.push(cb.SequenceId, received);
+      const h = transcription(cb);
+      // Another call's SID with this transcription's is no callback Twilio sent.
+      if (h.callSid !== cb.CallSid) return reply.code(400).send({ error: 'TranscriptionSid: belongs to another call' });
+      if (!h.order.push(cb.SequenceId, { cb, transcript, receivedAt })) {
+        req.log.info(
+          { callSid: cb.CallSid, transcriptionSid: cb.TranscriptionSid, sequenceId: cb.SequenceId },
+          'ignored a transcription callback already delivered, or older than one that was',
+        );
+        return reply.code(200).send({ ignored: 'already delivered' });
       }
       return reply.code(204).send();
     },

@@ -1,5 +1,6 @@
-// Decisions carried out on the emulator: retried when Twilio says 429/5xx, never retried when the
-// call is gone, executed at most once, one at a time per call, and every attempt on record.
+// Decisions carried out on the emulator: retried when Twilio says 429/5xx (after its Retry-After) until the
+// action's deadline, never retried when the call is gone, executed at most once (a failed one may run again),
+// one at a time per call, and every attempt on record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionExecutor, type CallHandle } from '../../src/actions/executor.js';
 import type { CallControl } from '../../src/actions/twilio-rest.js';
@@ -54,7 +55,6 @@ beforeAll(async () => {
   audit = [];
   executor = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
     deadlineMs: 5000,
-    maxAttempts: 5,
     keepListeningAfterHandoff: false,
     backoffBaseMs: 5,
     backoffCapMs: 20,
@@ -107,20 +107,108 @@ describe('ActionExecutor on the emulator', () => {
     expect(callUpdates(call.sid)).toHaveLength(1);
   });
 
-  it('gives up on a call that keeps failing with 500 after the attempt limit, and says so', async () => {
+  it('keeps retrying 500s for as long as the deadline allows, then gives up and says what Twilio answered', async () => {
+    const patient = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
+      deadlineMs: 1500,
+      keepListeningAfterHandoff: false,
+      backoffBaseMs: 20,
+      backoffCapMs: 100,
+    });
     const call = emulator.placeCall(scenario);
-    emulator.inject('calls.update', 10, 500);
-    const outcome = await executor.execute(decision(call.sid, { type: 'end_call' }), noStreams(call.sid));
-    expect(outcome.result).toBe('failed');
-    expect(outcome.detail).toContain('gave up');
-    expect(callUpdates(call.sid)).toHaveLength(5);
+    emulator.inject('calls.update', 1000, 500);
+    try {
+      const started = Date.now();
+      const outcome = await patient.execute(decision(call.sid, { type: 'end_call' }), noStreams(call.sid));
+      expect(outcome.result).toBe('failed');
+      const updates = callUpdates(call.sid);
+      // Not five quick attempts: retries spread over the deadline, the last one sent shortly before it.
+      expect(updates.length).toBeGreaterThan(8);
+      expect(updates.at(-1)!.at - started).toBeGreaterThan(1000);
+      expect(updates.at(-1)!.at - started).toBeLessThan(1500);
+      expect(outcome.detail).toMatch(new RegExp(`^gave up after ${updates.length} attempts: 500 20500`));
+      expect(outcome.failure).toEqual({
+        step: 'end call',
+        attempts: updates.length,
+        status: 500,
+        code: 20500,
+        summary: expect.stringMatching(/^Twilio answered 500 \S+ times$/),
+      });
+    } finally {
+      emulator.faults.length = 0;
+    }
+  });
+
+  it("waits for Twilio's Retry-After on a 429 instead of hammering it", async () => {
+    const call = emulator.placeCall(scenario);
+    emulator.rateLimit('calls.update', 2, 1);
+    try {
+      const outcome = await executor.execute(decision(call.sid, handoff), noStreams(call.sid));
+      expect(outcome.result).toBe('done');
+      const updates = callUpdates(call.sid);
+      expect(updates.map((u) => u.status)).toEqual([429, 429, 200]);
+      // Each retry came at least a second (the Retry-After) after the 429 it answers.
+      expect(updates[1]!.at - updates[0]!.at).toBeGreaterThanOrEqual(990);
+      expect(updates[2]!.at - updates[1]!.at).toBeGreaterThanOrEqual(990);
+      const attempts = audit.filter((a) => a.callSid === call.sid && a.kind === 'attempt');
+      expect(attempts[0]!.data).toMatchObject({ ok: false, status: 429, retryAfterMs: 1000 });
+    } finally {
+      emulator.faults.length = 0;
+    }
+  });
+
+  it('gives up at once when Twilio asks to wait past the deadline', async () => {
+    const strict = new ActionExecutor(control, () => {}, { deadlineMs: 1000, keepListeningAfterHandoff: false, backoffBaseMs: 5, backoffCapMs: 20 });
+    const call = emulator.placeCall(scenario);
+    emulator.rateLimit('calls.update', 1, 30);
+    try {
+      const outcome = await strict.execute(decision(call.sid, { type: 'end_call' }), noStreams(call.sid));
+      expect(outcome).toMatchObject({ result: 'failed', failure: { attempts: 1, status: 429, code: 20429, summary: 'Twilio answered 429 once' } });
+      expect(callUpdates(call.sid)).toHaveLength(1);
+    } finally {
+      emulator.faults.length = 0;
+    }
+  });
+
+  it('runs a failed decision again when asked again (a success still runs once)', async () => {
+    const call = emulator.placeCall(scenario);
+    const d = decision(call.sid, handoff);
+    emulator.inject('calls.update', 1, 400, 21211);
+    expect(await executor.execute(d, noStreams(call.sid))).toMatchObject({ result: 'failed', detail: expect.stringMatching(/^refused after 1 attempt: 400 21211/) });
+    const again = await executor.execute(d, noStreams(call.sid));
+    expect(again.result).toBe('done');
+    expect(await executor.execute(d, noStreams(call.sid))).toBe(again);
+    expect(callUpdates(call.sid).map((u) => u.status)).toEqual([400, 200]);
+  });
+
+  it('leaves a failed pause unfinished: a later pause does only what is left, and resume brings back only what was stopped', async () => {
+    const { call, handle } = callWithStream();
+    emulator.inject('streams.update', 1000, 503);
+    const quick = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
+      deadlineMs: 600,
+      keepListeningAfterHandoff: false,
+      backoffBaseMs: 20,
+      backoffCapMs: 100,
+    });
+    const pause: Action = { type: 'pause', resumeAfterSeconds: 0 };
+    const failed = await quick.execute(decision(call.sid, pause), handle);
     emulator.faults.length = 0;
+    expect(failed).toMatchObject({ result: 'failed', failure: { step: 'stop stream takeover for privacy', status: 503 } });
+    expect(call.recording?.status).toBe('paused');
+    // Still paused, with the recording to resume and no stream stopped yet.
+    expect(quick.pausePlan(call.sid)).toEqual({ streams: [], transcription: undefined, returnUrl: undefined, recordingPaused: true });
+    // The supervisor pauses again: the recording is left alone (already paused), the stream is stopped now.
+    const retried = await quick.execute(decision(call.sid, pause, 'manual'), handle);
+    expect(retried).toMatchObject({ result: 'done' });
+    const rest = () => emulator.restLog().filter((r) => r.callSid === call.sid && r.status === 200).map((r) => `${r.resource} ${r.form.Status ?? ''}`.trim());
+    expect(rest()).toEqual(['Recordings/{Sid} paused', 'Streams/{Sid} stopped']);
+    expect(await quick.execute(decision(call.sid, pause, 'again'), handle)).toMatchObject({ result: 'skipped', detail: 'already paused' });
+    expect(await quick.resume(call.sid, 'supervisor:alice', () => {})).toMatchObject({ result: 'done' });
+    expect(rest().slice(2)).toEqual(['Streams', 'Recordings/{Sid} in-progress']);
   });
 
   it('keeps to its deadline when Twilio is slow: a request does not outlive the action it belongs to', async () => {
     const strict = new ActionExecutor(control, (e) => audit.push({ at: Date.now(), callSid: e.callSid ?? '', ...e }), {
       deadlineMs: 800,
-      maxAttempts: 5,
       keepListeningAfterHandoff: false,
       backoffBaseMs: 5,
       backoffCapMs: 20,
@@ -132,7 +220,8 @@ describe('ActionExecutor on the emulator', () => {
       const outcome = await strict.execute(decision(call.sid, { type: 'end_call' }), noStreams(call.sid));
       const took = Date.now() - started;
       expect(outcome.result).toBe('failed');
-      expect(outcome.detail).toMatch(/^gave up: network .*timeout/);
+      expect(outcome.detail).toMatch(/^gave up after 1 attempt: network .*timeout/);
+      expect(outcome.failure).toMatchObject({ network: 'ETIMEDOUT', summary: 'a request timed out once' });
       expect(took).toBeLessThan(2500);
     } finally {
       emulator.faults.length = 0;
@@ -169,18 +258,19 @@ describe('ActionExecutor on the emulator', () => {
 
   it('counts a call as handed off once its TwiML changed, even when our stream cannot be stopped after', async () => {
     const { call, handle } = callWithStream();
-    emulator.inject('streams.update', 10, 500);
+    emulator.inject('streams.update', 1000, 500);
+    const quick = new ActionExecutor(control, () => {}, { deadlineMs: 600, keepListeningAfterHandoff: false, backoffBaseMs: 20, backoffCapMs: 100 });
     try {
-      const outcome = await executor.execute(decision(call.sid, handoff), handle);
+      const outcome = await quick.execute(decision(call.sid, handoff), handle);
       expect(outcome.result).toBe('done');
       expect(outcome.detail).toMatch(/^handed off: queue billing; our stream could not be stopped \(500/);
       expect(callUpdates(call.sid)).toHaveLength(1);
-      expect(executor.isFinished(call.sid)).toBe(true);
+      expect(quick.isFinished(call.sid)).toBe(true);
     } finally {
       emulator.faults.length = 0;
     }
     // Nothing more happens to a call that is with a person.
-    const later = await executor.execute(decision(call.sid, { type: 'pause', resumeAfterSeconds: 0 }, 'r2'), handle);
+    const later = await quick.execute(decision(call.sid, { type: 'pause', resumeAfterSeconds: 0 }, 'r2'), handle);
     expect(later).toMatchObject({ result: 'skipped' });
     expect(emulator.restLog().filter((r) => r.callSid === call.sid && r.resource === 'Recordings/{Sid}')).toHaveLength(0);
   });
@@ -196,13 +286,12 @@ describe('ActionExecutor on the emulator', () => {
   it('says an action that could not be sent was not sent, not that the network failed', async () => {
     const bare = new ActionExecutor(twilioCallControl(createTwilioClient({ accountSid: sid('AC'), authToken: 'x', apiKeySid: undefined, apiKeySecret: undefined, apiBaseUrl: 'http://127.0.0.1:9' })), () => {}, {
       deadlineMs: 1000,
-      maxAttempts: 1,
       keepListeningAfterHandoff: false,
     });
     const callSid = sid('CA');
     const capture: Action = { type: 'pause', resumeAfterSeconds: 0, secureCapture: { returnUrl: 'https://agent.example.com/voice', template: 'secure-capture', say: 'x' } };
     const outcome = await bare.execute(decision(callSid, capture), noStreams(callSid));
-    expect(outcome).toEqual({ result: 'failed', detail: 'not sent: secure capture needs the public URL of /twilio/secure-capture' });
+    expect(outcome).toMatchObject({ result: 'failed', detail: 'not sent: secure capture needs the public URL of /twilio/secure-capture', failure: { attempts: 0 } });
   });
 
   it('keeps the newest transcript lines in the Task when the whole would pass 4,000 characters', async () => {

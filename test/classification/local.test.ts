@@ -98,7 +98,7 @@ describe('frustration', () => {
     ];
     const later = say(text, context);
     expect(later.frustration).toBeGreaterThan(fresh.frustration + 0.2);
-    expect(later.triggers.some((t) => t.includes('frustrated turn'))).toBe(true);
+    expect(later.triggers.some((t) => t.includes('tense turn'))).toBe(true);
     expect(later.triggers.some((t) => t.startsWith('agent failed to understand'))).toBe(true);
   });
 

@@ -1,5 +1,6 @@
 // POST /twilio/secure-capture is signed like every Twilio webhook: over the https:// public URL, its query
 // (the return URL rides in it) and the form fields. Anything else gets 403 and the paused call stays paused.
+// A signed action has its effect once: replayed, even during a later capture, it reopens nothing.
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuleBook } from '../../src/rules/rule-book.js';
@@ -29,6 +30,22 @@ beforeAll(async () => {
     },
   });
   call = stack.emulator.placeCall(quiet, '<Response><Say>Welcome.</Say></Response>');
+  await readsCard();
+  // The service sent the caller to <Pay> with the action URL this test posts to.
+  await eventually(() => call.twiml.includes('<Pay action='), 5000, 'the <Pay> TwiML');
+}, 20_000);
+afterAll(async () => stack?.close());
+
+const actionFields = (confirmation = 'ch_0123456789ab') => ({
+  AccountSid: stack.config.twilio.accountSid,
+  CallSid: call.sid,
+  CallStatus: 'in-progress',
+  Result: 'success',
+  PaymentConfirmationCode: confirmation,
+});
+
+/** The caller reads out a card number (a transcription of its own, as after a resume): the rule sends them to <Pay>. */
+async function readsCard(): Promise<void> {
   const res = await postCallback(stack, '/twilio/transcription', {
     AccountSid: stack.config.twilio.accountSid,
     CallSid: call.sid,
@@ -41,18 +58,7 @@ beforeAll(async () => {
   });
   expect(res.status).toBe(204);
   await stack.service.monitor.settle();
-  // The service sent the caller to <Pay> with the action URL this test posts to.
-  await eventually(() => call.twiml.includes('<Pay action='), 5000, 'the <Pay> TwiML');
-}, 20_000);
-afterAll(async () => stack?.close());
-
-const actionFields = () => ({
-  AccountSid: stack.config.twilio.accountSid,
-  CallSid: call.sid,
-  CallStatus: 'in-progress',
-  Result: 'success',
-  PaymentConfirmationCode: 'ch_0123456789ab',
-});
+}
 
 const stillPaused = () => {
   const session = stack.service.monitor.session(call.sid)!;
@@ -97,5 +103,43 @@ describe('secure capture action URL signature', () => {
     const session = stack.service.monitor.session(call.sid)!;
     expect(session.state).toBe('monitoring');
     expect(session.gate.isOpen).toBe(true);
+  });
+
+  it('has no effect when the accepted action is replayed: the caller is sent back, nothing is resumed twice', async () => {
+    const requests = call.events.filter((e) => e.kind === 'rest').length;
+    const res = await postCallback(stack, path, actionFields());
+    expect(res.status).toBe(200);
+    const twiml = await res.text();
+    expect(twiml).toContain(`<Redirect method="POST">${returnUrl}</Redirect>`);
+    expect(twiml).not.toContain('<Stream');
+    await stack.service.monitor.settle();
+    expect(call.events.filter((e) => e.kind === 'rest')).toHaveLength(requests);
+  });
+
+  it('does not end a later capture when the earlier action is replayed during it; that capture\'s own action does', async () => {
+    const session = stack.service.monitor.session(call.sid)!;
+    await readsCard();
+    await eventually(() => session.state === 'paused' && call.twiml.includes('<Pay action='), 5000, 'the second <Pay>');
+    const requests = call.events.filter((e) => e.kind === 'rest').length;
+
+    // The first capture's action, signed by Twilio and captured, posted again while the caller keys in a card.
+    const replay = await postCallback(stack, path, actionFields());
+    expect(replay.status).toBe(200);
+    expect(await replay.text()).not.toContain('<Stream');
+    await stack.service.monitor.settle();
+    stillPaused();
+    expect(call.events.filter((e) => e.kind === 'rest')).toHaveLength(requests);
+    const audit = await stack.service.store.audit(call.sid);
+    expect(audit.filter((e) => e.kind === 'gate' && e.data.open === true)).toHaveLength(1);
+
+    // Twilio's action for this capture (its own confirmation code) resumes the call.
+    const res = await postCallback(stack, path, actionFields('ch_fedcba987654'));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`<Redirect method="POST">${returnUrl}</Redirect>`);
+    expect(session.state).toBe('monitoring');
+    expect(session.gate.isOpen).toBe(true);
+    await stack.service.monitor.settle();
+    const reopened = (await stack.service.store.audit(call.sid)).filter((e) => e.kind === 'gate' && e.data.open === true);
+    expect(reopened.map((e) => e.actor)).toEqual(['secure-capture', 'secure-capture']);
   });
 });

@@ -8,23 +8,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../../src/rules/schema.js';
 import { parseRule } from '../../src/rules/schema.js';
+import { now } from '../../src/clock.js';
+import { RuleBook } from '../../src/rules/rule-book.js';
 import { createStore, MemoryStore, RuleSetConflictError, type Store } from '../../src/store/index.js';
-
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const IN_CI = Boolean(process.env.CI);
-
-async function postgresAnswers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+import { IN_CI, PG_URL, postgresAnswers } from './postgres.js';
+import { asCallData, asStored, byTime, canonical, captureServiceWrites, replay, type ServiceWrite } from './service-writes.js';
 
 const pgReachable = await postgresAnswers(PG_URL);
 const schema = `takeover_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -69,7 +57,25 @@ it('PostgreSQL is reachable when CI is set', () => {
 const rule = (id: string, extra: Partial<Rule> = {}): Rule =>
   parseRule({ id, when: { type: 'wants_human' }, action: { type: 'handoff', to: { queue: 'support' } }, ...extra });
 
-const T0 = 1_700_000_000_000;
+// The service's own clock (src/clock.ts): fractional milliseconds, as every time the service stores.
+const T0 = now();
+
+// Two real calls (a handoff and a privacy pause) through the whole pipeline: what the service writes, in its order.
+const serviceWrites: ServiceWrite[] = await captureServiceWrites();
+const serviceCalls = [...new Set(serviceWrites.map((w) => (w.op === 'saveCall' ? w.call.callSid : w.op === 'appendTranscript' ? w.line.callSid : w.entry.callSid)))];
+const written = {
+  lines: (callSid: string) => byTime(serviceWrites.flatMap((w) => (w.op === 'appendTranscript' && w.line.callSid === callSid ? [w.line] : []))),
+  audit: (callSid: string) => byTime(serviceWrites.flatMap((w) => (w.op === 'appendAudit' && w.entry.callSid === callSid ? [w.entry] : []))),
+  lastCall: (callSid: string) => serviceWrites.flatMap((w) => (w.op === 'saveCall' && w.call.callSid === callSid ? [w.call] : [])).at(-1),
+};
+const defaultRules = (await RuleBook.fromFile('rules/default.json', { HANDOFF_QUEUE: 'support' })).rules;
+
+it('the captured calls carry what the store must keep: fractional times, decisions, actions, a paused gate', () => {
+  expect(serviceCalls).toHaveLength(2);
+  expect(serviceWrites.some((w) => w.op === 'appendTranscript' && !Number.isInteger(w.line.at))).toBe(true);
+  const kinds = new Set(serviceWrites.flatMap((w) => (w.op === 'appendAudit' ? [w.entry.kind] : [])));
+  for (const kind of ['call', 'assessment', 'decision', 'attempt', 'outcome', 'gate']) expect(kinds).toContain(kind);
+});
 
 describe.each(backends)('$name store', (backend) => {
   let store: Store;
@@ -141,6 +147,76 @@ describe.each(backends)('$name store', (backend) => {
       expect((await store.queryAudit({ since: T0 + 10, before: T0 + 20 })).map((e) => e.at)).toEqual([T0 + 10]);
       // Same millisecond: the later write comes first.
       expect((await store.queryAudit({ limit: 2 })).map((e) => e.kind)).toEqual(['gate', 'supervisor']);
+      await store.close();
+    });
+  });
+
+  describe('as the running service writes', () => {
+    run('keeps two real calls exactly: fractional times, transcripts and audit trails in order, the last call state', async () => {
+      await open();
+      for (const w of serviceWrites) await replay(store, w);
+      for (const callSid of serviceCalls) {
+        expect(asStored(await store.transcript(callSid))).toEqual(asStored(written.lines(callSid)));
+        expect(asStored(await store.audit(callSid))).toEqual(asStored(written.audit(callSid)));
+        expect(asStored(await store.getCall(callSid))).toEqual(asStored(written.lastCall(callSid)));
+      }
+      const all = await store.queryAudit({ since: serviceWrites.find((w) => w.op === 'appendAudit')!.entry.at, limit: 1000 });
+      expect(all).toHaveLength(serviceWrites.filter((w) => w.op === 'appendAudit').length);
+      await store.close();
+    });
+
+    run('keeps them when they are fired without waiting, as the monitor fires them', async () => {
+      await open();
+      await Promise.all(serviceWrites.map((w) => replay(store, w)));
+      // Entries of the same millisecond may land in any order when inserts interleave: compare them as sets.
+      const sorted = <T>(list: T[]) => list.map(canonical).sort();
+      for (const callSid of serviceCalls) {
+        // Transcript times are distinct to the fraction: the order holds however the inserts interleave.
+        expect(asStored(await store.transcript(callSid))).toEqual(asStored(written.lines(callSid)));
+        expect(sorted(asStored(await store.audit(callSid)))).toEqual(sorted(asStored(written.audit(callSid))));
+        expect(asStored(await store.getCall(callSid))).toEqual(asStored(written.lastCall(callSid)));
+      }
+      await store.close();
+    });
+
+    run('takes them all in one transaction (SQL stores), and the same batch again adds nothing', async () => {
+      await open();
+      if (!store.writeAll) return void (await store.close());
+      const withIds = serviceWrites.map((w, i) =>
+        w.op === 'appendAudit' ? { ...w, entry: { ...w.entry, id: `e${i}` } } : w.op === 'appendTranscript' ? { ...w, line: { ...w.line, id: `l${i}` } } : w,
+      );
+      await store.writeAll(withIds.map(asCallData));
+      await store.writeAll(withIds.map(asCallData));
+      const ids = (list: { id?: string }[]) => list.map(({ id: _id, ...rest }) => rest);
+      for (const callSid of serviceCalls) {
+        expect(asStored(ids(await store.transcript(callSid)))).toEqual(asStored(written.lines(callSid)));
+        expect(asStored(ids(await store.audit(callSid)))).toEqual(asStored(written.audit(callSid)));
+        expect(asStored(await store.getCall(callSid))).toEqual(asStored(written.lastCall(callSid)));
+      }
+      await store.close();
+    });
+
+    run('stores a line or an entry written twice with the same id once', async () => {
+      await open();
+      const line = { id: 'line-1', callSid: 'CA1', at: now(), track: 'inbound' as const, text: 'I want a refund' };
+      const entry = { ...written.audit(serviceCalls[0]!)[0]!, id: 'entry-1', callSid: 'CA1' };
+      await store.appendTranscript(line);
+      await store.appendTranscript(line);
+      await store.appendAudit(entry);
+      await store.appendAudit(entry);
+      expect(await store.transcript('CA1')).toEqual([line]);
+      expect(asStored(await store.audit('CA1'))).toEqual([asStored(entry)]);
+      await store.close();
+    });
+
+    run('keeps the shipped rules file as a version, at the time it was saved', async () => {
+      await open();
+      const at = now();
+      const saved = await store.saveRuleSet({ actor: 'system', change: 'seeded from rules/default.json', rules: [...defaultRules], at, basedOn: 0 });
+      expect(await store.currentRuleSet()).toEqual(saved);
+      expect(saved.at).toBe(at);
+      // Without a time the store takes its own.
+      expect((await store.saveRuleSet({ actor: 'system', change: 'again', rules: [...defaultRules] })).version).toBe(2);
       await store.close();
     });
   });

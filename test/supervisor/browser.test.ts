@@ -10,6 +10,7 @@ import { loadScenarios, scenarioSchema, type Scenario } from '../../src/simulato
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
+import { LONG_CALL } from './api-stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../../test-artifacts/screenshots/', import.meta.url).pathname;
@@ -45,6 +46,26 @@ const CANCELLING_CALLER: Scenario = scenarioSchema.parse({
   ],
 });
 
+/** A caller still speaking, a long line, when the supervisor takes the call over: the line is never finished. */
+const LONG_WINDED_CALLER: Scenario = scenarioSchema.parse({
+  name: 'long-winded',
+  description: 'A caller explains at length.',
+  expect: { outcome: 'none' },
+  lines: [
+    { speaker: 'agent', text: 'Thanks for calling Acme Home. How can I help you today?' },
+    { speaker: 'caller', text: 'Well it is a long story about my bill and the charges on it', durationMs: 60_000 },
+  ],
+});
+
+/** A rule that sends a caller who reads a card number to <Pay>, not a plain pause. */
+const SECURE_PAY_RULE = {
+  id: 'card-to-keypad',
+  description: 'Card numbers are taken on the keypad.',
+  when: { type: 'sensitive', categories: ['payment_card'] },
+  action: { type: 'pause', secureCapture: { returnUrl: 'https://agent.example.com/voice' } },
+  cooldownSeconds: 0,
+};
+
 describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
   let stack: LocalStack;
   let store: Store;
@@ -68,7 +89,8 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     supervisorToken = (await issueToken(store, { name: 'sam', role: 'supervisor' })).token;
     adminToken = (await issueToken(store, { name: 'alice', role: 'admin' })).token;
     // The one failed sign-in below is logged as a warning; the test output needs no such noise.
-    stack = await startLocalStack({ speed: 1.5, parts: { store }, env: { LOG_LEVEL: 'error' } });
+    // A short action deadline: a handoff Twilio keeps refusing fails in a second and a half, not ten.
+    stack = await startLocalStack({ speed: 1.5, parts: { store }, env: { LOG_LEVEL: 'error', ACTION_DEADLINE_MS: '1500' } });
     const index = await fetch(`${stack.serviceUrl}/`);
     if (index.status !== 200 || !(await index.text()).includes('/assets/app.js')) {
       throw new Error(`GET / answered ${index.status}, not the dashboard: register it in src/app.ts (await app.register(dashboard) from ./supervisor/dashboard.js)`);
@@ -222,6 +244,173 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     await shot(page, '10-viewer-rules');
     expect(pageErrors, 'the page should have thrown no error').toEqual([]);
   }, 30_000);
+
+  /** Signs out whoever is signed in, and signs in with `token`, on the live calls view. */
+  async function signInAs(token: string): Promise<void> {
+    await page.goto(`${stack.serviceUrl}/#/live`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#feed-status').getAttribute('data-status')).toBe('live');
+  }
+
+  async function callApi(method: string, path: string, body?: unknown): Promise<any> {
+    const res = await fetch(`${stack.serviceUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return res.json();
+  }
+
+  const firstCard = () => page.locator('#live-calls > .call').first();
+
+  it('turns a call whose handoff failed red, says why in words, puts it first, and still does after a reload', async () => {
+    await signInAs(supervisorToken);
+    stack.emulator.opts.speed = 4;
+    const older = stack.emulator.placeCall(LONG_CALL);
+    const newer = stack.emulator.placeCall(LONG_CALL);
+    const card = page.locator(`.call[data-call-sid="${older.sid}"]`);
+    const other = page.locator(`.call[data-call-sid="${newer.sid}"]`);
+    await card.locator('.transcript .turn-inbound').first().waitFor();
+    await other.locator('.transcript .turn-inbound').first().waitFor();
+    await expect.poll(() => firstCard().getAttribute('data-call-sid')).toBe(newer.sid);
+
+    // Twilio answers every attempt to hand the older call off with 500, until the deadline.
+    stack.emulator.inject('calls.update', 1000, 500);
+    try {
+      await card.getByRole('button', { name: 'Take over' }).click();
+      await expect.poll(() => card.getAttribute('data-alert'), { timeout: 10_000 }).toBe('action');
+    } finally {
+      stack.emulator.faults.splice(0);
+    }
+    const alert = card.getByRole('alert');
+    expect(await alert.textContent()).toMatch(/^Action failed Handoff failed: Twilio answered 500 .*times/);
+    expect(await firstCard().getAttribute('data-call-sid')).toBe(older.sid);
+    expect(await card.evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe('rgb(179, 38, 30)');
+    expect(await stateOf(card)).toBe('monitoring');
+    await shot(page, '11-handoff-failed');
+
+    await page.reload();
+    await expect.poll(() => card.getAttribute('data-alert')).toBe('action');
+    await expect.poll(() => firstCard().getAttribute('data-call-sid')).toBe(older.sid);
+    expect(await card.getByRole('alert').textContent()).toMatch(/Handoff failed: Twilio answered 500/);
+
+    // A pause whose stream Twilio will not stop is a privacy alert, and that call goes to the top.
+    stack.emulator.inject('streams.update', 1000, 500);
+    try {
+      await other.getByRole('button', { name: 'Pause transcription' }).click();
+      await expect.poll(() => other.getAttribute('data-alert'), { timeout: 10_000 }).toBe('privacy');
+    } finally {
+      stack.emulator.faults.splice(0);
+    }
+    expect(await other.getByRole('alert').textContent()).toMatch(/^Privacy: transcription or recording may not have stopped Pause failed: Twilio's recording and transcription may still be running/);
+    expect(await firstCard().getAttribute('data-call-sid')).toBe(newer.sid);
+    await shot(page, '12-privacy-alert');
+
+    // Twilio answers again: a take over now succeeds, and the older call is no longer in alarm.
+    await card.getByRole('button', { name: 'Take over' }).click();
+    await expect.poll(() => stateOf(card)).toBe('handed_off');
+    await expect.poll(() => card.getAttribute('data-alert')).toBeNull();
+    expect(await card.getByRole('alert').isVisible()).toBe(false);
+
+    // Once a call has ended its chart ends there, not "now"; the legend says what the dashed line is.
+    await callApi('POST', `/api/calls/${newer.sid}/end`);
+    await expect.poll(() => stateOf(other)).toBe('ended');
+    await other.locator('svg.trend-chart text', { hasText: 'end of call' }).waitFor();
+    expect(await other.locator('svg.trend-chart text', { hasText: /^now$/ }).count()).toBe(0);
+    expect(await other.locator('.chart-legend').textContent()).toMatch(/threshold \d\.\d\d \(/);
+    await callApi('POST', `/api/calls/${older.sid}/end`);
+    expect(pageErrors, 'the page should have thrown no error').toEqual([]);
+  }, 40_000);
+
+  it('shows until when a call is paused, and drops the caller’s unfinished line when the call is handed off', async () => {
+    stack.emulator.opts.speed = 4;
+    const paused = stack.emulator.placeCall(LONG_CALL);
+    const talking = stack.emulator.placeCall(LONG_WINDED_CALLER);
+    const pausedCard = page.locator(`.call[data-call-sid="${paused.sid}"]`);
+    const talkingCard = page.locator(`.call[data-call-sid="${talking.sid}"]`);
+
+    await pausedCard.locator('.transcript .turn-inbound').first().waitFor();
+    await pausedCard.getByRole('button', { name: 'Pause transcription' }).click();
+    await expect.poll(() => stateOf(pausedCard)).toBe('paused');
+    const { calls } = await callApi('GET', '/api/calls?state=live');
+    const pausedUntil = calls.find((c: { callSid: string }) => c.callSid === paused.sid).pausedUntil as number;
+    expect(pausedUntil).toBeGreaterThan(Date.now());
+    const clock = await page.evaluate((ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }), pausedUntil);
+    await expect.poll(() => pausedCard.locator('.paused-until').textContent()).toBe(`paused until ${clock}`);
+
+    const partial = talkingCard.locator('.partial');
+    await partial.waitFor({ state: 'visible', timeout: 15_000 });
+    expect(await partial.textContent()).toMatch(/Caller \(speaking\)/);
+    await shot(page, '13-paused-until-and-speaking');
+    await talkingCard.getByRole('button', { name: 'Take over' }).click();
+    await expect.poll(() => stateOf(talkingCard)).toBe('handed_off');
+    await expect.poll(() => partial.isHidden()).toBe(true);
+    await talkingCard.locator('svg.trend-chart text', { hasText: 'handed off' }).waitFor();
+    await shot(page, '14-handed-off-mid-sentence');
+
+    await callApi('POST', `/api/calls/${paused.sid}/end`);
+    await callApi('POST', `/api/calls/${talking.sid}/end`);
+    expect(pageErrors, 'the page should have thrown no error').toEqual([]);
+  }, 40_000);
+
+  it('describes a secure-capture rule as what it does, and a dry run says only what happened', async () => {
+    await signInAs(adminToken);
+    await callApi('POST', '/api/rules', SECURE_PAY_RULE);
+    await page.getByRole('link', { name: 'Rules' }).click();
+    const row = page.locator(`#rules-body tr[data-rule-id="${SECURE_PAY_RULE.id}"]`);
+    await row.waitFor();
+    const then = await row.locator('td').nth(1).textContent();
+    expect(then).toMatch(/send the caller to secure capture \(twiml\/secure-capture\.xml, e\.g\. <Pay>\)/);
+    expect(then).not.toMatch(/pause transcription for/);
+
+    // Nothing fires and there is nothing else to say: no stray "null".
+    await page.locator('#dry-transcript').fill('agent: How can I help?\ncaller: What time do you close on Saturday?');
+    await page.locator('#dry-form').getByRole('button', { name: 'Run' }).click();
+    await page.locator('#dry-result .dry-none').waitFor();
+    expect(await page.locator('#dry-result').textContent()).toBe('No rule fires on this conversation.');
+
+    // The handoff is on the last turn: monitoring stops there, and no later turn was left out.
+    await page.locator('#dry-transcript').fill('agent: How can I help?\ncaller: Can I please talk to a real person about this?');
+    await page.locator('#dry-form').getByRole('button', { name: 'Run' }).click();
+    await page.locator('#dry-result .dry-table').waitFor();
+    const result = await page.locator('#dry-result').textContent();
+    expect(result).toContain('Monitoring would have stopped after turn #2');
+    expect(result).not.toMatch(/later turns? (were|was) not evaluated|null/);
+    await shot(page, '15-dry-run-last-turn');
+
+    // With a turn after it, the note says how many were left out.
+    await page.locator('#dry-transcript').fill('agent: How can I help?\ncaller: Can I please talk to a real person about this?\nagent: Of course.');
+    await page.locator('#dry-form').getByRole('button', { name: 'Run' }).click();
+    await expect.poll(() => page.locator('#dry-result').textContent(), { timeout: 20_000 }).toMatch(/after turn #2 .*: the last turn was not evaluated\./);
+    expect(pageErrors, 'the page should have thrown no error').toEqual([]);
+  }, 60_000);
+
+  it('fits a 400 px wide screen: the feed status and Sign out stay in view, and the rules table does not overflow', async () => {
+    await page.setViewportSize({ width: 400, height: 800 });
+    try {
+      await page.goto(`${stack.serviceUrl}/#/live`);
+      for (const el of [page.locator('#feed-status'), page.getByRole('button', { name: 'Sign out' })]) {
+        await el.waitFor();
+        const box = (await el.boundingBox())!;
+        expect(box.x).toBeGreaterThanOrEqual(0);
+        expect(box.x + box.width).toBeLessThanOrEqual(400);
+      }
+      await shot(page, '16-narrow-live');
+      await page.getByRole('link', { name: 'Rules' }).click();
+      await page.locator('#rules-body tr[data-rule-id]').first().waitFor();
+      const overflow = await page.evaluate(() => {
+        const wrap = document.querySelector('.rules-table')!.closest('.table-wrap')!;
+        return { page: document.documentElement.scrollWidth, wrap: wrap.scrollWidth - wrap.clientWidth };
+      });
+      expect(overflow).toEqual({ page: 400, wrap: 0 });
+      expect(await page.getByRole('button', { name: /^Delete rule/ }).first().isVisible()).toBe(true);
+      await shot(page, '17-narrow-rules');
+    } finally {
+      await page.setViewportSize({ width: 1360, height: 900 });
+    }
+  });
 });
 
 async function chartPoints(card: Locator): Promise<number> {

@@ -13,7 +13,8 @@ const rest = (call: EmulatedCall) =>
 let s: ApiStack;
 let scenarios: Map<string, Scenario>;
 beforeAll(async () => {
-  s = await startApiStack({ speed: 16 });
+  // A short action deadline: a handoff that Twilio keeps refusing fails in a second, not ten.
+  s = await startApiStack({ speed: 16, env: { ACTION_DEADLINE_MS: '1000' } });
   scenarios = new Map((await loadScenarios()).map((sc) => [sc.name, sc]));
 });
 afterAll(async () => {
@@ -57,6 +58,46 @@ describe('watching calls', () => {
     expect(recent.body.calls.find((c: { callSid: string }) => c.callSid === call.sid)).toMatchObject({ state: 'ended', live: false, endedAt: expect.any(Number) });
     const live = await s.api('GET', '/api/calls?state=live', { as: 'viewer' });
     expect(live.body.calls.some((c: { callSid: string }) => c.callSid === call.sid)).toBe(false);
+  });
+
+  it('gives a finished call its last assessed frustration, in the list and in detail, once the service has let it go', async () => {
+    const call = s.emulator.placeCall(scenarios.get('frustrated-caller')!);
+    await call.done;
+    await s.service.monitor.settle();
+    // After a restart (or a minute after its end) the call is only in the store.
+    const restarted = await startApiStack({ store: s.store });
+    try {
+      const detail = await restarted.api('GET', `/api/calls/${call.sid}`, { token: s.tokens.viewer });
+      const last = detail.body.assessments.at(-1).frustration;
+      expect(last).toBeGreaterThan(0);
+      expect(detail.body.call.lastFrustration).toBe(last);
+      const recent = await restarted.api('GET', '/api/calls?state=recent&limit=10', { token: s.tokens.viewer });
+      expect(recent.body.calls.find((c: { callSid: string }) => c.callSid === call.sid)).toMatchObject({ live: false, lastFrustration: last });
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('carries a failed handoff in the call list and the call detail, in words, so a reload still shows it', async () => {
+    const call = await liveCall();
+    s.emulator.inject('calls.update', 1000, 500);
+    try {
+      const r = await s.api('POST', `/api/calls/${call.sid}/takeover`, { as: 'supervisor' });
+      expect(r.body.result).toBe('failed');
+      await s.service.monitor.settle();
+      const failure = { kind: 'action', action: 'handoff', reason: expect.stringMatching(/^handoff failed: Twilio answered 500 .*times/), at: expect.any(Number) };
+      const list = await s.api('GET', '/api/calls', { as: 'viewer' });
+      expect(list.body.calls.find((c: { callSid: string }) => c.callSid === call.sid)).toMatchObject({ state: 'monitoring', lastFailure: failure });
+      const detail = await s.api('GET', `/api/calls/${call.sid}`, { as: 'viewer' });
+      expect(detail.body.call.lastFailure).toEqual(failure);
+    } finally {
+      s.emulator.faults.splice(0);
+    }
+    // A takeover that then succeeds clears it.
+    expect((await s.api('POST', `/api/calls/${call.sid}/takeover`, { as: 'supervisor' })).body.result).toBe('done');
+    await s.service.monitor.settle();
+    expect((await s.api('GET', `/api/calls/${call.sid}`, { as: 'viewer' })).body.call.lastFailure).toBeNull();
+    await s.api('POST', `/api/calls/${call.sid}/end`, { as: 'supervisor' });
   });
 
   it('keeps a card number out of everything it shows of a call', async () => {

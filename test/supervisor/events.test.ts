@@ -8,7 +8,7 @@ import type { LiveEvent } from '../../src/bus/types.js';
 import { loadScenarios } from '../../src/simulator/scenario.js';
 import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { FailureLimit, guard } from '../../src/supervisor/auth.js';
+import { guard } from '../../src/supervisor/auth.js';
 import { speakJson } from '../../src/supervisor/http.js';
 import { eventRoutes } from '../../src/supervisor/routes/events.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
@@ -178,7 +178,7 @@ describe('a revoked token', () => {
     await app.register(
       async (api) => {
         speakJson(api);
-        guard(api, { store, limit: new FailureLimit(10, 60_000) });
+        await guard(api, { store });
         await api.register(eventRoutes, { bus, store, heartbeatMs: 50 });
       },
       { prefix: '/api' },

@@ -10,6 +10,7 @@ import { startLocalStack, type LocalStack } from '../../src/simulator/local-stac
 import type { Scenario } from '../../src/simulator/scenario.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { eventually } from '../support/twilio-client.js';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -70,11 +71,95 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
     expect(update?.kind === 'rest' && update.form.Twiml).toContain('<Enqueue>escalations</Enqueue>');
     expect(a.service.monitor.session(call.sid)?.state).toBe('handed_off');
 
+    // Every instance answers "not mine": no waiting for a timeout to learn that nobody holds the call.
+    const asked = Date.now();
     const unknown = await fetch(`${bUrl}/api/calls/CA${'0'.repeat(32)}/takeover`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: '{}',
     });
     expect(unknown.status).toBe(404);
+    expect(Date.now() - asked).toBeLessThan(1000);
+  }, 30_000);
+
+  it('answers 503 "cannot be reached", not 404 "it has ended", when Redis is down, and acts once it is back', async () => {
+    a ??= await startLocalStack({ speed: 1, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { bus: await RedisBus.connect({ url: redisUrl, channel }) } });
+    // Instance C reaches Redis through a proxy of this test's own, which the test cuts: the shared server stays up.
+    const redis = new URL(redisUrl);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const storeC = new MemoryStore();
+    const { token } = await issueToken(storeC, { name: 'sam', role: 'supervisor' });
+    const c = await buildService(loadConfig({ LOG_LEVEL: 'silent', PORT: '0', PUBLIC_URL: a.config.publicUrl, TWILIO_ACCOUNT_SID: a.config.twilio.accountSid, TWILIO_AUTH_TOKEN: a.config.twilio.authToken, TWILIO_API_BASE_URL: a.config.twilio.apiBaseUrl }), {
+      store: storeC,
+      bus: await RedisBus.connect({ url: `redis://127.0.0.1:${proxy.port}`, channel }),
+    });
+    try {
+      const cUrl = await c.app.listen({ port: 0, host: '127.0.0.1' });
+      const takeover = () =>
+        fetch(`${cUrl}/api/calls/${call.sid}/takeover`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ queue: 'escalations' }),
+        });
+      const call = a.emulator.placeCall({ ...quiet, name: 'quiet-during-outage' });
+      await eventually(() => a.service.monitor.session(call.sid), 5000, 'A to hold the call');
+
+      await proxy.cut();
+      const refused = await takeover();
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      const { error } = (await refused.json()) as { error: string };
+      expect(error).toMatch(new RegExp(`^the instance holding call ${call.sid} cannot be reached \\(the connection to Redis is \\w+\\); nothing was done: check Redis \\(REDIS_URL\\) and retry$`));
+      expect(error).not.toMatch(/ended/);
+      expect(a.service.monitor.session(call.sid)?.state).toBe('monitoring');
+      expect(call.events.some((e) => e.kind === 'rest' && e.resource === 'Calls')).toBe(false);
+
+      // Redis is back: the same request, retried as the answer says, reaches A and is done.
+      await proxy.restore();
+      const done = await eventually(async () => {
+        const r = await takeover();
+        return r.status === 503 ? undefined : r;
+      }, 10_000, 'C to reach Redis again');
+      expect(done.status).toBe(200);
+      expect(await done.json()).toMatchObject({ result: 'done', detail: 'handed off: queue escalations' });
+      expect(a.service.monitor.session(call.sid)?.state).toBe('handed_off');
+    } finally {
+      await c.close();
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('answers 503, not 404, when the instance holding the call has lost Redis (it is alive, and cannot be asked)', async () => {
+    const holderChannel = `takeover:test:${randomBytes(4).toString('hex')}`;
+    const redis = new URL(redisUrl);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const holder = await startLocalStack({
+      speed: 1,
+      env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' },
+      parts: { bus: await RedisBus.connect({ url: `redis://127.0.0.1:${proxy.port}`, channel: holderChannel }) },
+    });
+    const storeQ = new MemoryStore();
+    const { token } = await issueToken(storeQ, { name: 'sam', role: 'supervisor' });
+    const q = await buildService(loadConfig({ LOG_LEVEL: 'silent', PORT: '0', PUBLIC_URL: holder.config.publicUrl, TWILIO_ACCOUNT_SID: holder.config.twilio.accountSid, TWILIO_AUTH_TOKEN: holder.config.twilio.authToken, TWILIO_API_BASE_URL: holder.config.twilio.apiBaseUrl }), {
+      store: storeQ,
+      bus: await RedisBus.connect({ url: redisUrl, channel: holderChannel }),
+    });
+    try {
+      const qUrl = await q.app.listen({ port: 0, host: '127.0.0.1' });
+      const call = holder.emulator.placeCall({ ...quiet, name: 'quiet-holder-cut-off' });
+      await eventually(() => holder.service.monitor.session(call.sid), 5000, 'the holder to hold the call');
+
+      await proxy.cut();
+      const refused = await fetch(`${qUrl}/api/calls/${call.sid}/end`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: string }).error).toMatch(
+        /cannot be reached \(1 of 1 other instances did not answer within 5000 ms\); the action may still be running there: look at the call \(GET \/api\/calls\/:callSid\) before you retry$/,
+      );
+      expect(holder.service.monitor.session(call.sid)?.state).toBe('monitoring');
+    } finally {
+      await q.close();
+      await holder.close();
+      await proxy.close();
+    }
   }, 30_000);
 });

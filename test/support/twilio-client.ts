@@ -40,7 +40,14 @@ export function openStream(
   });
 }
 
-export function startFrames(callSid: string, streamSid: string, customParameters: Record<string, string> = {}) {
+/** `connected` and `start` as Twilio sends them for a stream of `callSid` in the stack's account (or `accountSid`). */
+export function startFrames(
+  stack: Pick<LocalStack, 'config'>,
+  callSid: string,
+  streamSid: string,
+  customParameters: Record<string, string> = {},
+  accountSid = stack.config.twilio.accountSid,
+) {
   return [
     { event: 'connected', protocol: 'Call', version: '1.0.0' },
     {
@@ -49,7 +56,7 @@ export function startFrames(callSid: string, streamSid: string, customParameters
       streamSid,
       start: {
         streamSid,
-        accountSid: sid('AC'),
+        accountSid,
         callSid,
         tracks: ['inbound', 'outbound'],
         customParameters,

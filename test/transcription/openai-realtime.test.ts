@@ -11,6 +11,7 @@ import {
 import type { TranscriberHealth } from '../../src/transcription/transcriber.js';
 import type { Utterance } from '../../src/types.js';
 import { OpenAIRealtimeDouble, type RealtimeDoubleOptions } from '../doubles/openai-realtime.js';
+import { eventually } from '../support/twilio-client.js';
 
 const callSid = 'CA' + '0'.repeat(32);
 let double: OpenAIRealtimeDouble | undefined;
@@ -276,7 +277,8 @@ describe('OpenAI Realtime transcription: failures', () => {
     });
     const health: TranscriberHealth[] = [];
     const t = factory.create({ callSid, track: 'inbound', onUtterance() {}, onHealth: (h) => health.push(h) })!;
-    await new Promise((r) => setTimeout(r, 300));
+    // A second attempt means the first one timed out and was reported.
+    await eventually(() => connections >= 2 && health.length > 0, 5000, 'a reconnect after the connect timeout');
     await t.close();
     for (const c of mute.clients) c.terminate();
     await new Promise((r) => mute.close(r));
@@ -290,7 +292,8 @@ describe('OpenAI Realtime transcription: failures', () => {
     await double.until(() => double.connections[0]?.sent.some((e) => e.type === 'input_audio_buffer.committed') ?? false);
     await transcriber.close();
     push(turn(20, 20));
-    await new Promise((r) => setTimeout(r, 200));
+    // Once the double has seen the socket close it can send nothing more: whatever was on its way has arrived.
+    await double.until(() => double.connections[0]!.closed, 5000, 'the socket closed');
     expect(double.connections[0]!.appendCount).toBe(40);
     expect(double.connections[0]!.closed).toBe(true);
     expect(utterances).toEqual([]);

@@ -153,7 +153,19 @@ async function finish(r: Run, call: EmulatedCall): Promise<void> {
 /** The scenario with the agent saying goodbye last: the call ends before that line's transcript is back, and the monitor no longer listens. */
 const withGoodbye = (s: Scenario): Scenario => ({ ...s, lines: [...s.lines, { speaker: 'agent', text: 'Goodbye.', gapMs: 400 }] });
 const calm = scenario('calm-caller');
-const calmLines = calm.lines.map((l) => redact(l.text));
+
+/**
+ * Every line of the calm call was stored, each side's in order: a transcription session puts its own turns in order.
+ * Across the two sides the store keeps arrival order, and a long line's transcript can come after the other side's
+ * short answer to it on a busy machine: that interleaving is the providers' timing, not what these tests check.
+ */
+async function expectEverySideInOrder(r: Run, callSid: string): Promise<void> {
+  const lines = await r.stack.service.store.transcript(callSid);
+  for (const [track, speaker] of [['inbound', 'caller'], ['outbound', 'agent']] as const) {
+    const said = calm.lines.filter((l) => l.speaker === speaker).map((l) => redact(l.text));
+    expect(lines.filter((l) => l.track === track).map((l) => l.text).slice(0, said.length), track).toEqual(said);
+  }
+}
 
 const bytesOf = (payloads: string[]) => Buffer.concat(payloads.map((p) => Buffer.from(p, 'base64')));
 const store = (r: Run) => r.stack.service.store as MemoryStore;
@@ -180,7 +192,7 @@ describe('OpenAI Realtime transcription on emulated calls', () => {
         }
       }
       expect(r.double.connections).toHaveLength(2);
-      expect((await stored(r, call.sid)).slice(0, calmLines.length)).toEqual(calmLines);
+      await expectEverySideInOrder(r, call.sid);
       expect(r.transcription.totals).toMatchObject({ framesDropped: 0, reconnects: 0, errors: 0 });
     });
   }
@@ -196,8 +208,10 @@ describe('OpenAI Realtime transcription on emulated calls', () => {
     expect(r.double.connections.filter((c) => c.appendCount === 150)).toHaveLength(2);
     expect(r.transcription.totals).toMatchObject({ reconnects: 2, framesDropped: 0 });
     expect(r.transcription.totals.framesReplayed).toBeGreaterThan(0);
-    // Audio the dead sessions had not transcribed went to the new ones: no line was lost.
-    expect((await stored(r, call.sid)).slice(0, calmLines.length)).toEqual(calmLines);
+    // Audio the dead sessions had not transcribed went to the new ones: no line was lost, and each side's lines are in
+    // order. (Across the two sides the store keeps arrival order: a long line's transcript can come after the short
+    // answer to it from the other side's session, so that order is not what this checks.)
+    await expectEverySideInOrder(r, call.sid);
 
     const degraded = r.events.filter((e): e is Extract<LiveEvent, { type: 'call' }> => e.type === 'call' && e.callSid === call.sid).map((e) => e.degraded);
     expect(degraded.find((d) => d !== undefined)).toMatch(/^OpenAI transcription: socket closed/);
@@ -279,7 +293,8 @@ describe('OpenAI Realtime transcription on emulated calls', () => {
     const session = monitor.session(call.sid)!;
     expect(session.transcribers.size).toBe(0);
     // Twilio's `start` on the re-created stream can beat the REST answer that lets the gate reopen.
-    monitor.streamStarted({ callSid: call.sid, streamSid: 'MZ' + 'e'.repeat(32), tracks: ['inbound', 'outbound'], customParameters: {} });
+    const { path, customParameters } = [...session.streams.values()][0]!;
+    monitor.streamStarted({ callSid: call.sid, streamSid: 'MZ' + 'e'.repeat(32), tracks: ['inbound', 'outbound'], customParameters, path });
     expect(session.transcribers.size).toBe(0);
     await monitor.resume(call.sid, 'supervisor:test');
     expect(session.gate.isOpen).toBe(true);

@@ -1,11 +1,13 @@
 // Twilio's real-time transcription callbacks: around a privacy pause, text from the transcription that ran
-// before the pause must not pass the gate once the call is resumed with a new transcription; and callbacks
-// that arrive out of order become Utterances in SequenceId order.
+// before the pause must not pass the gate once the call is resumed with a new transcription; callbacks
+// that arrive out of order become Utterances in SequenceId order; a replayed one carries no effect twice.
 import { afterEach, expect, it, vi } from 'vitest';
+import { RuleBook } from '../../src/rules/rule-book.js';
+import { parseRuleSet } from '../../src/rules/schema.js';
 import { startLocalStack, type LocalStack } from '../../src/simulator/local-stack.js';
 import { loadScenarios } from '../../src/simulator/scenario.js';
 import type { Utterance } from '../../src/types.js';
-import { eventually, postCallback, sid } from '../support/twilio-client.js';
+import { eventually, openStream, postCallback, send, sid, startFrames } from '../support/twilio-client.js';
 
 const calm = (await loadScenarios()).find((s) => s.name === 'calm-caller')!;
 
@@ -41,6 +43,8 @@ it('drops a callback from the pre-pause transcription that arrives after the cal
     TranscriptionData: JSON.stringify({ transcript: 'words from before the pause, posted late', confidence: 0.9 }),
     Final: 'true',
     Track: 'inbound_track',
+    // Later than any callback of that transcription so far: not a replay, so only its epoch keeps it out.
+    SequenceId: '1000',
   });
   expect(late.status).toBe(204);
   await call.done;
@@ -77,8 +81,8 @@ it('turns callbacks posted out of order back into Utterances in SequenceId order
   expect((await postCallback(s, '/twilio/transcription', content(2, 'and it arrived broken'))).status).toBe(204);
   expect(utterances).toEqual([]); // held until 1 comes (or its wait runs out)
   expect((await postCallback(s, '/twilio/transcription', content(1, 'I ordered a lamp last week'))).status).toBe(204);
-  // A repeat of a delivered callback is dropped.
-  expect((await postCallback(s, '/twilio/transcription', content(1, 'I ordered a lamp last week'))).status).toBe(204);
+  // A repeat of a delivered callback is acknowledged and dropped.
+  expect((await postCallback(s, '/twilio/transcription', content(1, 'I ordered a lamp last week'))).status).toBe(200);
   await monitor.settle();
 
   expect(utterances.map((u) => [u.sequence, u.text])).toEqual([
@@ -89,4 +93,78 @@ it('turns callbacks posted out of order back into Utterances in SequenceId order
   expect(monitor.session(callSid)!.turns.map((t) => t.text)).toEqual(['I ordered a lamp last week', 'and it arrived broken']);
   // The stored transcript, which a supervisor reads, is in the same order.
   expect((await s.service.store.transcript(callSid)).map((l) => l.text)).toEqual(['I ordered a lamp last week', 'and it arrived broken']);
+});
+
+it('stores and judges a replayed callback once, even after its transcription stopped; drops one older than what was delivered', async () => {
+  // A call handed off the second time the caller asks for a person: a replayed request must not count twice.
+  stack = await startLocalStack({
+    env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' },
+    parts: { rules: new RuleBook(parseRuleSet([{ id: 'asked-twice', when: { type: 'wants_human', times: 2 }, action: { type: 'handoff', to: { queue: 'support' } } }])) },
+  });
+  const s = stack;
+  const monitor = s.service.monitor;
+  const callSid = sid('CA');
+  const transcriptionSid = sid('GT');
+  // The call's stream stays up throughout, so the call is still monitored when its transcription stops.
+  const ws = await openStream(s);
+  send(ws, startFrames(s, callSid, sid('MZ')));
+  const session = await eventually(() => monitor.session(callSid));
+  const callback = (n: number, fields: Record<string, string>) => ({
+    AccountSid: s.config.twilio.accountSid,
+    CallSid: callSid,
+    TranscriptionSid: transcriptionSid,
+    SequenceId: String(n),
+    Timestamp: new Date().toISOString(),
+    ...fields,
+  });
+  const content = (n: number, transcript: string) =>
+    callback(n, { TranscriptionEvent: 'transcription-content', TranscriptionData: JSON.stringify({ transcript, confidence: 0.9 }), Final: 'true', Track: 'inbound_track' });
+  const post = (params: Record<string, string>) => postCallback(s, '/twilio/transcription', params);
+
+  expect((await post(callback(1, { TranscriptionEvent: 'transcription-started', Track: 'both_tracks' }))).status).toBe(204);
+  const asked = content(2, 'Can I talk to a real person please');
+  expect((await post(asked)).status).toBe(204);
+  await monitor.settle();
+  // Signed by Twilio and posted again as it was: acknowledged, and nothing more.
+  const replay = await post(asked);
+  expect(replay.status).toBe(200);
+  expect(await replay.json()).toEqual({ ignored: 'already delivered' });
+
+  // Seq 4 comes first and is delivered once its wait for 3 runs out; 3, arriving after, is older: dropped.
+  expect((await post(content(4, 'It is about my invoice'))).status).toBe(204);
+  await eventually(() => session.turns.length === 2, 2000, 'seq 4 to be delivered');
+  expect((await post(content(3, 'Hello again'))).status).toBe(200);
+
+  // The transcription stops (the stream goes on); its callbacks replayed afterwards still count for nothing.
+  expect((await post(callback(5, { TranscriptionEvent: 'transcription-stopped' }))).status).toBe(204);
+  await monitor.settle();
+  for (const again of [asked, callback(1, { TranscriptionEvent: 'transcription-started', Track: 'both_tracks' })]) {
+    expect((await post(again)).status).toBe(200);
+  }
+  await monitor.settle();
+
+  expect(session.state).toBe('monitoring');
+  expect(session.turns.map((t) => t.text)).toEqual(['Can I talk to a real person please', 'It is about my invoice']);
+  expect((await s.service.store.transcript(callSid)).map((l) => l.text)).toEqual(['Can I talk to a real person please', 'It is about my invoice']);
+  const audit = await s.service.store.audit(callSid);
+  expect(audit.filter((e) => e.kind === 'assessment')).toHaveLength(2);
+  expect(audit.filter((e) => e.kind === 'decision')).toEqual([]);
+  ws.close();
+});
+
+it('refuses a callback without a SequenceId: it could not be told from its replay', async () => {
+  stack = await startLocalStack({ env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' } });
+  const callSid = sid('CA');
+  const res = await postCallback(stack, '/twilio/transcription', {
+    AccountSid: stack.config.twilio.accountSid,
+    CallSid: callSid,
+    TranscriptionSid: sid('GT'),
+    TranscriptionEvent: 'transcription-content',
+    TranscriptionData: JSON.stringify({ transcript: 'hello', confidence: 0.9 }),
+    Final: 'true',
+    Track: 'inbound_track',
+  });
+  expect(res.status).toBe(400);
+  expect((await res.json()).error).toContain('SequenceId');
+  expect(stack.service.monitor.session(callSid)).toBeUndefined();
 });

@@ -1,6 +1,6 @@
 // /api/calls: live calls from the CallMonitor, recent ones from the store, one call in detail, and the
 // supervisor's own actions, which go through the monitor so that they get the guarantees a rule's action gets.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Bus, CallCommand } from '../../bus/types.js';
 import type { CallMonitor } from '../../calls/monitor.js';
@@ -26,6 +26,15 @@ const callSummary = z.object({
   lastFrustration: z.number().nullable(),
   /** True while this instance monitors the call (it can act on it). */
   live: z.boolean(),
+  /** While paused: when the pause ends by itself (epoch ms); null otherwise, or when only a supervisor resumes it. */
+  pausedUntil: z.number().nullable(),
+  /**
+   * The failure of the call's latest action, if that action failed (after its retries): what the live feed's `alert`
+   * said. `privacy`: a pause failed, so Twilio may still be recording or transcribing.
+   */
+  lastFailure: z
+    .object({ kind: z.enum(['action', 'privacy']), action: z.string(), reason: z.string(), at: z.number() })
+    .nullable(),
 });
 type CallSummary = z.infer<typeof callSummary>;
 
@@ -69,14 +78,15 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
         .filter((s) => s.endedAt === undefined)
         .sort((a, b) => b.startedAt - a.startedAt)
         .map(fromSession);
-      if (state === 'live') return { calls: live.slice(0, limit) };
+      if (state === 'live') return { calls: await Promise.all(live.slice(0, limit).map((c) => withHistory(store, c))) };
       const stored = (await store.listCalls({ limit })).map((c) => {
         const session = monitor.session(c.callSid);
         return session ? fromSession(session) : fromRecord(c);
       });
-      if (state === 'recent') return { calls: stored };
+      if (state === 'recent') return { calls: await Promise.all(stored.map((c) => withHistory(store, c))) };
       const seen = new Set(live.map((c) => c.callSid));
-      return { calls: [...live, ...stored.filter((c) => !seen.has(c.callSid))].slice(0, limit) };
+      const calls = [...live, ...stored.filter((c) => !seen.has(c.callSid))].slice(0, limit);
+      return { calls: await Promise.all(calls.map((c) => withHistory(store, c))) };
     },
   );
 
@@ -132,25 +142,39 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
       if (!session && !record && audit.length === 0) {
         throw new ApiError(404, `no call ${callSid} is live here or kept in the store (calls older than the retention period are purged)`);
       }
-      const call = session ? fromSession(session) : record ? fromRecord(record) : fromAudit(callSid, audit);
+      const summary = session ? fromSession(session) : record ? fromRecord(record) : fromAudit(callSid, audit);
+      const assessments = session ? assessmentsOf(session) : assessmentsFromAudit(audit);
+      const call = { ...summary, lastFrustration: summary.lastFrustration ?? assessments.at(-1)?.frustration ?? null, lastFailure: lastFailureOf(audit) };
       return {
         call,
         transcript: transcript.map(({ at, track, text }) => ({ at, track, text })),
-        assessments: session ? assessmentsOf(session) : assessmentsFromAudit(audit),
+        assessments,
         decisions: decisionsFromAudit(audit),
         audit,
       };
     },
   );
 
+  /** Asks the other instances; only "every instance answered and none holds it" means the call is not live. */
+  const elsewhere = async (command: CallCommand, reply: FastifyReply) => {
+    const answer = await opts.bus.request(command);
+    if (answer.kind === 'reply') return answer.reply;
+    if (answer.kind === 'none') throw new ApiError(404, `no live call ${command.callSid}: it has ended, or no instance monitors it`);
+    reply.header('retry-after', '5');
+    const what = answer.sent
+      ? 'the action may still be running there: look at the call (GET /api/calls/:callSid) before you retry'
+      : 'nothing was done: check Redis (REDIS_URL) and retry';
+    throw new ApiError(503, `the instance holding call ${command.callSid} cannot be reached (${answer.detail}); ${what}`);
+  };
+
   const act = (path: string, summary: string, body: z.ZodType | undefined, toAction: (body: Record<string, unknown>) => Action | 'resume') =>
     app.post(
       `/calls/:callSid/${path}`,
       {
         config: { role: 'supervisor' },
-        schema: { summary, tags: ['calls'], params: callSidParams, ...(body ? { body } : {}), response: answers({ 200: actionAnswer }, [404]) },
+        schema: { summary, tags: ['calls'], params: callSidParams, ...(body ? { body } : {}), response: answers({ 200: actionAnswer }, [404, 503]) },
       },
-      async (req) => {
+      async (req, reply) => {
         const { callSid } = req.params as { callSid: string };
         const input = (req.body ?? {}) as Record<string, unknown>;
         const action = toAction(input);
@@ -159,8 +183,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
         const command: CallCommand =
           action === 'resume' ? { op: 'resume', callSid, actor } : { op: 'act', callSid, action, actor, reason: why };
         // The instance that holds the call's stream runs it: this one, or another reached over the bus.
-        const outcome = monitor.session(callSid) ? await monitor.command(command) : await opts.bus.request(command);
-        if (!outcome) throw new ApiError(404, `no live call ${callSid}: it has ended, or no instance monitors it`);
+        const outcome = monitor.session(callSid) ? await monitor.command(command) : await elsewhere(command, reply);
         req.auditDetail = { action: action === 'resume' ? 'resume' : action, reason: why, outcome };
         return outcome;
       },
@@ -190,6 +213,8 @@ function fromSession(s: CallSession): CallSummary {
     to: maskNumber(s.to),
     lastFrustration: s.frustrationTrend(1)[0] ?? null,
     live: s.endedAt === undefined,
+    pausedUntil: s.state === 'paused' ? (s.pausedUntil ?? null) : null,
+    lastFailure: null,
   };
 }
 
@@ -204,7 +229,49 @@ function fromRecord(c: CallRecord): CallSummary {
     to: maskNumber(c.to),
     lastFrustration: null,
     live: false,
+    pausedUntil: c.status === 'paused' && c.endedAt === undefined ? (c.pausedUntil ?? null) : null,
+    lastFailure: null,
   };
+}
+
+/**
+ * Fills in from the audit trail what neither the session nor the record holds: the last assessed frustration of a
+ * call no longer live, and the failure of its latest action. Two small indexed reads a call (one more when it failed).
+ */
+async function withHistory(store: Store, c: CallSummary): Promise<CallSummary> {
+  const [assessment, outcomes] = await Promise.all([
+    c.lastFrustration === null ? store.queryAudit({ callSid: c.callSid, kind: 'assessment', limit: 1 }) : Promise.resolve([]),
+    store.queryAudit({ callSid: c.callSid, kind: 'outcome', limit: 20 }),
+  ]);
+  const lastFrustration = c.lastFrustration ?? (assessment[0] ? Number(assessment[0].data.frustration ?? 0) : null);
+  if (!outcomes.some((e) => e.decisionId && e.data.result === 'failed')) return { ...c, lastFrustration };
+  const decisions = await store.queryAudit({ callSid: c.callSid, kind: 'decision', limit: 100 });
+  return { ...c, lastFrustration, lastFailure: lastFailureOf([...decisions, ...outcomes]) };
+}
+
+const ACTION_WORDS: Record<string, string> = { handoff: 'handoff', end_call: 'ending the call', pause: 'pause' };
+
+/**
+ * The call's latest failed action in the words of the live `alert` (src/calls/monitor.ts), from its decision and
+ * outcome entries; null when none failed, or the same action succeeded since (a take over after a failed handoff).
+ * A failed pause is a privacy failure: the gate stays closed, but Twilio may still be recording or transcribing.
+ */
+export function lastFailureOf(audit: AuditEntry[]): CallSummary['lastFailure'] {
+  const actionOf = (decisionId: string | undefined) => {
+    const decision = audit.find((e) => e.kind === 'decision' && e.decisionId === decisionId);
+    return String((decision?.data.action as { type?: string } | undefined)?.type ?? 'action');
+  };
+  const outcomes = audit.filter((e) => e.kind === 'outcome' && e.decisionId).sort((a, b) => a.at - b.at);
+  const latest = outcomes.filter((e) => e.data.result === 'failed').at(-1);
+  if (!latest) return null;
+  const action = actionOf(latest.decisionId);
+  if (outcomes.some((e) => e.at > latest.at && e.data.result === 'done' && actionOf(e.decisionId) === action)) return null;
+  const failure = latest.data.failure as { step?: string; attempts?: number; summary?: string } | undefined;
+  const why = failure?.summary ? `${failure.summary}${(failure.attempts ?? 0) > 0 && failure.step ? ` (${failure.step})` : ''}` : String(latest.data.detail ?? '');
+  const what = ACTION_WORDS[action] ?? action;
+  const privacy = action === 'pause';
+  const reason = privacy ? `${what} failed: Twilio's recording and transcription may still be running; ${why}` : `${what} failed: ${why}`;
+  return { kind: privacy ? 'privacy' : 'action', action, reason, at: latest.at };
 }
 
 /** A call known only from its audit trail (e.g. its record was not written yet). */

@@ -1,9 +1,10 @@
 // GET /api/events: the bus's live events as Server-Sent Events. Text in them is already redacted.
+// A stream beyond LIVE_FEEDS_PER_TOKEN or LIVE_FEEDS_MAX is refused before anything is set up for it.
 // A stream ends when its client goes, when it falls too far behind, when its token is revoked (at once through
 // this instance; elsewhere, at the next heartbeat, which checks the token again) or when the service closes.
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import type { Bus } from '../../bus/types.js';
+import type { Bus, LiveEvent } from '../../bus/types.js';
 import type { Store } from '../../store/types.js';
 import { tokenStillValid } from '../auth.js';
 import { LiveStreams } from '../live-streams.js';
@@ -18,10 +19,46 @@ export interface EventRoutesOptions {
   heartbeatMs?: number;
   /** A client this many bytes behind is dropped rather than buffered without end. */
   maxBufferedBytes?: number;
+  /** Told which limit refused a stream (a counter). */
+  onRefused?: (limit: 'per_token' | 'total') => void;
+}
+
+/**
+ * One bus subscription for every stream of this instance: each event is serialised once, and written after the
+ * tick that published it, so a call's pipeline never waits on supervisors' sockets however many are open.
+ */
+class Fanout {
+  readonly #writers = new Set<(chunk: string) => void>();
+  #unsubscribe: (() => void) | undefined;
+  #queued: LiveEvent[] = [];
+
+  constructor(private readonly bus: Bus) {}
+
+  /** Returns the function that stops writing to this stream. */
+  add(write: (chunk: string) => void): () => void {
+    this.#writers.add(write);
+    this.#unsubscribe ??= this.bus.subscribe((event) => {
+      if (this.#queued.push(event) === 1) setImmediate(() => this.#flush());
+    });
+    return () => {
+      this.#writers.delete(write);
+      if (this.#writers.size === 0) {
+        this.#unsubscribe?.();
+        this.#unsubscribe = undefined;
+      }
+    };
+  }
+
+  #flush(): void {
+    const chunk = this.#queued.map((event) => `data: ${JSON.stringify(event)}\n\n`).join('');
+    this.#queued = [];
+    for (const write of [...this.#writers]) write(chunk);
+  }
 }
 
 export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions): Promise<void> {
   const streams = opts.streams ?? new LiveStreams();
+  const fanout = new Fanout(opts.bus);
   const open = new Set<ServerResponse>();
   // preClose: open streams would otherwise keep app.close() waiting for their connections.
   app.addHook('preClose', async () => {
@@ -40,6 +77,12 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
     },
     (req, reply) => {
       const caller = req.caller!;
+      // First, before anything is set up for this stream; `streams.add` below takes the slot in this same tick.
+      const refused = streams.refusal(caller.tokenId, caller.name);
+      if (refused) {
+        opts.onRefused?.(refused.limit);
+        return reply.code(refused.status).header('retry-after', String(refused.retryAfterSeconds)).send({ error: refused.error });
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -69,13 +112,13 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       };
 
       const maxBuffered = opts.maxBufferedBytes ?? 1_000_000;
-      const unsubscribe = opts.bus.subscribe((event) => {
+      const unsubscribe = fanout.add((chunk) => {
         if (res.writableLength > maxBuffered) {
           req.log.warn({ buffered: res.writableLength }, 'supervisor events: client too slow, closing its stream');
           end();
           return;
         }
-        res.write(`data: ${JSON.stringify(event)}\n\n`);
+        res.write(chunk);
       });
       const revoked = () => {
         if (stopped) return;

@@ -2,12 +2,12 @@
 // dry run. Every change goes through RuleSets: validated, saved as a new version, then run.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ruleSchema, ruleSetSchema, parseRule, type Rule } from '../../rules/schema.js';
+import { checkRuleBounds, parseRule, parseRuleSet, RULE_LIMITS, ruleSchema, RuleValidationError, type Rule } from '../../rules/schema.js';
 import { RuleExistsError, RuleNotFoundError, VersionNotFoundError, type RuleSets } from '../../store/rule-sets.js';
 import type { Store } from '../../store/types.js';
-import type { Classifier } from '../../types.js';
 import { actorOf } from '../auth.js';
-import { ClassifierFailedError, dryRun, DRY_RUN_LIMITS } from '../dry-run.js';
+import { ClassifierFailedError, DRY_RUN_LIMITS, storedTurns } from '../dry-run.js';
+import { DryRunBusyError, DryRunFailedError, DryRunStoppedError, DryRunTimeoutError, type DryRunThreads } from '../dry-run-thread.js';
 import { answers, ApiError } from '../http.js';
 
 /** GET /api/rules/versions is a listing, so no rule may be called "versions". */
@@ -29,7 +29,7 @@ const dryRunBody = z
   .object({
     transcript: z.array(turnSchema).min(1).max(DRY_RUN_LIMITS.turns).optional(),
     callSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a Twilio call SID').optional(),
-    rules: z.array(z.unknown()).max(200).optional().describe('a candidate rule set; default: the running set'),
+    rules: z.array(z.unknown()).max(RULE_LIMITS.rules).optional().describe('a candidate rule set; default: the running set'),
     /** Call attributes for rule scopes (to, from, customParameters) when replaying a posted transcript. */
     call: z
       .object({ to: z.string().optional(), from: z.string().optional(), customParameters: z.record(z.string(), z.string()).default({}) })
@@ -42,7 +42,8 @@ const dryRunBody = z
 export interface RuleRoutesOptions {
   ruleSets: RuleSets;
   store: Store;
-  classifier: Classifier;
+  /** Where dry runs run: worker threads, off the event loop that serves calls. */
+  dryRuns: DryRunThreads;
 }
 
 export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions): Promise<void> {
@@ -112,6 +113,11 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
     {
       config: { role: 'admin' },
       schema: { summary: 'Create a rule', tags: ['rules'], body: ruleSchema, response: answers({ 201: versionAndRule }, [409]) },
+      // Before the schema, which is recursive: a rule nested thousands deep is refused by size, not by the stack.
+      preValidation: async (req) => {
+        const tooBig = checkRuleBounds([req.body], { single: true });
+        if (tooBig.length > 0) throw new RuleValidationError(tooBig);
+      },
     },
     async (req, reply) => {
       const rule = req.body as Rule;
@@ -223,7 +229,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
               fired: z.array(
                 z.object({
                   turn: z.number().int().describe('index of the turn in the transcript'),
-                  atMs: z.number().describe(`when that turn was said, in ms from the start of the call (its atMs; without one, ${DRY_RUN_LIMITS.defaultGapMs} ms after the turn before)`),
+                  atMs: z.number().describe(`when it fired, in ms from the start of the call: the turn's atMs (without one, ${DRY_RUN_LIMITS.defaultGapMs} ms after the turn before), or for a silence rule the tick of the clock between turns`),
                   ruleId: z.string(),
                   action: z.string(),
                   mode: z.enum(['enforce', 'observe']),
@@ -236,26 +242,31 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
               stoppedAt: z.number().int().nullable().describe('the turn after which a handoff or end of call would have ended monitoring'),
             }),
           },
-          [404],
+          [404, 422, 502, 503],
         ),
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const body = req.body as z.infer<typeof dryRunBody>;
       const rules = body.rules !== undefined ? candidate(body.rules) : (await ruleSets.current()).rules;
       let turns = body.transcript;
       let call = body.call ?? { customParameters: {} };
       if (body.callSid) {
-        const [record, lines] = await Promise.all([store.getCall(body.callSid), store.transcript(body.callSid)]);
+        const [record, lines, audit] = await Promise.all([store.getCall(body.callSid), store.transcript(body.callSid), store.audit(body.callSid)]);
         if (lines.length === 0) throw new ApiError(404, `no stored transcript for call ${body.callSid}: it had no final turns, or it was purged`);
-        const t0 = lines[0]!.at;
-        turns = lines.slice(0, DRY_RUN_LIMITS.turns).map((l) => ({ track: l.track, text: l.text, atMs: l.at - t0 }));
+        turns = storedTurns(lines, audit, record?.startedAt).slice(0, DRY_RUN_LIMITS.turns);
         call = { to: record?.to, from: record?.from, customParameters: record?.customParameters ?? {} };
       }
       try {
-        return await dryRun({ turns: turns!, rules, classifier: opts.classifier, call });
+        return await opts.dryRuns.run({ turns: turns!, rules, call });
       } catch (err) {
         if (err instanceof ClassifierFailedError) throw new ApiError(502, err.message);
+        if (err instanceof DryRunTimeoutError || err instanceof DryRunFailedError) throw new ApiError(422, err.message);
+        if (err instanceof DryRunStoppedError) throw new ApiError(503, err.message);
+        if (err instanceof DryRunBusyError) {
+          reply.header('retry-after', '5');
+          throw new ApiError(503, err.message);
+        }
         throw err;
       }
     },
@@ -268,10 +279,13 @@ function replaceRule(rules: Rule[], id: string, update: (r: Rule) => Rule): Rule
   return rules.map((r, j) => (j === i ? update(r) : r));
 }
 
-/** A candidate set from the request, refused with the wrong fields named as `rules.<i>.<field>`. */
+/** A candidate set from the request, checked as a save would check it, refused with the wrong fields named as `rules.<i>.<field>`. */
 function candidate(input: unknown[]): Rule[] {
-  const r = ruleSetSchema.safeParse(input);
-  if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => ({ path: ['rules', ...i.path.map(String)].join('.'), message: i.message }));
-  throw new ApiError(400, `invalid candidate rules: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  try {
+    return parseRuleSet(input);
+  } catch (err) {
+    if (!(err instanceof RuleValidationError)) throw err;
+    const issues = err.issues.map((i) => ({ path: i.path ? `rules.${i.path}` : 'rules', message: i.message }));
+    throw new ApiError(400, `invalid candidate rules: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  }
 }

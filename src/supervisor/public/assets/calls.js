@@ -1,7 +1,7 @@
 // Call history (recent and live calls) and one call's audit view: redacted transcript, frustration trend,
 // decisions with their outcomes, and every audit entry.
 import { api } from './api.js';
-import { frustrationThresholds, trendChart } from './chart.js';
+import { chartLegend, frustrationThresholds, trendChart } from './chart.js';
 import { $, clear, clockTime, dateTime, duration, h, shortSid, stateBadge, TRACK_LABELS } from './dom.js';
 
 /**
@@ -103,8 +103,11 @@ export class AuditView {
     $('#audit-live-link', root).hidden = call.live === undefined ? Boolean(call.endedAt) : !call.live;
     this.#drawFacts(call, detail);
     this.#drawTranscript(detail.transcript ?? []);
+    const thresholds = frustrationThresholds(this.#rules);
+    const endLabel = call.endedAt ? 'end of call' : call.state === 'handed_off' ? 'handed off' : 'now';
     $('#audit-chart', root).replaceChildren(
-      trendChart(detail.assessments ?? [], { thresholds: frustrationThresholds(this.#rules), width: 520, height: 160, emptyText: 'no caller turn was assessed' }),
+      trendChart(detail.assessments ?? [], { thresholds, width: 520, height: 160, emptyText: 'no caller turn was assessed', endLabel }),
+      chartLegend(thresholds),
     );
     this.#drawDecisions(detail);
     this.#entries = detail.audit ?? [];
@@ -125,7 +128,8 @@ export class AuditView {
       ['Started', dateTime(call.startedAt)],
       ['Ended', call.endedAt ? dateTime(call.endedAt) : 'still live'],
       ['Length', call.startedAt ? duration((call.endedAt ?? Date.now()) - call.startedAt) : '—'],
-      ['Frustration', typeof last === 'number' ? `${last.toFixed(2)} now${peak > -Infinity ? `, ${peak.toFixed(2)} at peak` : ''}` : '—'],
+      ['Frustration', typeof last === 'number' ? `${last.toFixed(2)} ${call.endedAt ? 'at the end' : 'now'}${peak > -Infinity ? `, ${peak.toFixed(2)} at peak` : ''}` : '—'],
+      ...(call.lastFailure ? [['Last action', h('span', { class: 'result-failed', 'data-alert': call.lastFailure.kind }, call.lastFailure.reason)]] : []),
     ];
     $('#audit-facts', this.#root).replaceChildren(...facts.map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))));
   }

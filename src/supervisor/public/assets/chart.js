@@ -1,12 +1,15 @@
 // The frustration trend of a call as an inline SVG line chart: one point per caller assessment, dashed
 // lines at the thresholds of the enabled frustration rules, so a supervisor sees how close a call is to a handoff.
-import { s } from './dom.js';
+import { h, s } from './dom.js';
 
 /**
  * points: [{ at, frustration, wantsHuman?, sensitive? }] in time order.
  * thresholds: [{ value, ruleId }].
  */
-export function trendChart(points, { thresholds = [], width = 320, height = 110, title = 'Frustration', emptyText = 'waiting for the caller' } = {}) {
+/**
+ * `endLabel`: what the right end of the time axis is ("now" while the call is monitored; "end of call" once it ended).
+ */
+export function trendChart(points, { thresholds = [], width = 320, height = 110, title = 'Frustration', emptyText = 'waiting for the caller', endLabel = 'now' } = {}) {
   const pad = { top: 8, right: 10, bottom: 16, left: 26 };
   const w = width - pad.left - pad.right;
   const hgt = height - pad.top - pad.bottom;
@@ -60,8 +63,22 @@ export function trendChart(points, { thresholds = [], width = 320, height = 110,
     const notes = [p.wantsHuman && 'asks for a person', p.sensitive?.length && `sensitive: ${p.sensitive.join(', ')}`].filter(Boolean).join('; ');
     svg.append(s('circle', { class: cls, cx: x(i), cy: y(p.frustration), r: i === points.length - 1 ? 4 : 3 }, s('title', {}, `${fmt(p.frustration)}${notes ? ` (${notes})` : ''}`)));
   });
-  svg.append(s('text', { class: 'axis', x: pad.left, y: height - 3 }, 'earlier'), s('text', { class: 'axis', x: width - pad.right, y: height - 3, 'text-anchor': 'end' }, 'now'));
+  svg.append(s('text', { class: 'axis', x: pad.left, y: height - 3 }, 'earlier'), s('text', { class: 'axis', x: width - pad.right, y: height - 3, 'text-anchor': 'end' }, endLabel));
   return svg;
+}
+
+/** What the dashed lines are: one entry per threshold value, naming the rules that hand off at it. */
+export function chartLegend(thresholds) {
+  if (!thresholds.length) return h('p', { class: 'chart-legend' }, 'No frustration rule is enabled: no threshold line.');
+  const byValue = new Map();
+  for (const t of thresholds) byValue.set(t.value, [...(byValue.get(t.value) ?? []), t.ruleId]);
+  return h(
+    'p',
+    { class: 'chart-legend' },
+    [...byValue].map(([value, rules]) =>
+      h('span', { class: 'legend-item' }, h('span', { class: 'legend-threshold', 'aria-hidden': 'true' }), ` threshold ${fmt(value)} (${rules.join(', ')})`),
+    ),
+  );
 }
 
 /** Frustration thresholds of the enabled rules, including those inside all/any conditions. */

@@ -1,7 +1,7 @@
 // The live calls view: one card per call, kept up to date from the live feed (transcript, frustration
 // trend, rule hits, state), with the supervisor's take over / pause / resume / end buttons.
 import { api } from './api.js';
-import { frustrationThresholds, trendChart } from './chart.js';
+import { chartLegend, frustrationThresholds, trendChart } from './chart.js';
 import { $, clear, clockTime, fromTemplate, h, shortSid, stateBadge, STATE_LABELS, TRACK_LABELS } from './dom.js';
 import { normaliseDecision } from './calls.js';
 
@@ -46,7 +46,7 @@ export class LiveView {
     const card = this.#card(event.callSid);
     switch (event.type) {
       case 'call':
-        card.setState(event.state, event.degraded, { fromFeed: true });
+        card.setState(event.state, event.degraded, { fromFeed: true, pausedUntil: event.pausedUntil ?? null });
         break;
       case 'utterance':
         card.addUtterance(event);
@@ -62,6 +62,9 @@ export class LiveView {
         break;
       case 'gate':
         card.addGate(event);
+        break;
+      case 'alert':
+        card.addAlert(event);
         break;
       default:
         return;
@@ -119,11 +122,14 @@ export class LiveView {
     return card;
   }
 
-  /** Newest call first, so the calls a supervisor already watches do not move when one starts. */
+  /**
+   * A call whose action failed first (the latest failure on top), then the newest call first, so the calls a
+   * supervisor already watches do not move when one starts.
+   */
   #place(card) {
     const before = [...this.#cards.values()]
-      .filter((c) => c !== card && c.el.isConnected && c.startedAt < card.startedAt)
-      .sort((a, b) => b.startedAt - a.startedAt)[0];
+      .filter((c) => c !== card && c.el.isConnected && comesBefore(card, c))
+      .sort((a, b) => (comesBefore(a, b) ? -1 : 1))[0];
     const target = before?.el ?? null;
     if (card.el.isConnected && card.el.nextElementSibling === target) return;
     if (target) this.#list.insertBefore(card.el, target);
@@ -140,10 +146,26 @@ export class LiveView {
   }
 }
 
+/** Whether card a is shown above card b. */
+function comesBefore(a, b) {
+  const alertA = a.alert?.at ?? 0;
+  const alertB = b.alert?.at ?? 0;
+  if (alertA !== alertB) return alertA > alertB;
+  return a.startedAt > b.startedAt;
+}
+
+const ALERT_HEADINGS = {
+  action: 'Action failed',
+  privacy: 'Privacy: transcription or recording may not have stopped',
+};
+
 class CallCard {
   state = 'monitoring';
   degraded = undefined;
   ended = false;
+  /** The failure a supervisor must look at: { kind, action, reason, at, decisionId? }, until that action succeeds. */
+  alert = undefined;
+  pausedUntil = undefined;
   #finals = new Set();
   #points = [];
   #hits = new Map();
@@ -192,20 +214,28 @@ class CallCard {
       this.#placed(this);
     }
     if (c.endedAt) this.ended = true;
+    if (c.lastFailure && !this.alert) this.addAlert(c.lastFailure);
     // A snapshot can be older than what the feed already said; it only fills in what the feed has not.
     const state = c.state ?? c.status;
     if (this.#stateFromFeed && state !== 'ended' && !c.endedAt) return;
-    this.setState(state ?? this.state, c.degraded);
+    this.setState(state ?? this.state, c.degraded, { pausedUntil: c.pausedUntil ?? null });
   }
 
-  setState(state, degraded, { fromFeed = false } = {}) {
+  setState(state, degraded, { fromFeed = false, pausedUntil = this.pausedUntil } = {}) {
     if (fromFeed) this.#stateFromFeed = true;
     if (state) this.state = state;
     if (state === 'ended') this.ended = true;
+    this.pausedUntil = this.state === 'paused' && typeof pausedUntil === 'number' ? pausedUntil : undefined;
+    const until = $('.paused-until', this.el);
+    until.hidden = this.pausedUntil === undefined;
+    until.textContent = this.pausedUntil === undefined ? '' : `paused until ${clockTime(this.pausedUntil)}`;
+    // A line the caller was still speaking when the call was handed off or ended will never be finished here.
+    if (this.isOver || this.state === 'handed_off') $('.partial', this.el).hidden = true;
     this.degraded = typeof degraded === 'string' ? degraded : degraded ? 'degraded' : undefined;
     this.el.dataset.state = this.state;
     this.el.classList.toggle('is-over', this.isOver);
     $('.state-slot', this.el).replaceChildren(stateBadge(this.state));
+    if (this.#points.length) this.drawChart(this.#thresholds());
     const marker = $('.degraded', this.el);
     marker.hidden = !this.degraded;
     marker.textContent = this.degraded ? `Degraded: ${this.degraded}` : '';
@@ -235,13 +265,14 @@ class CallCard {
       this.drawChart(this.#thresholds());
     }
     for (const d of detail.decisions ?? []) this.addDecision(normaliseDecision(d));
-    for (const e of detail.audit ?? []) if (e.kind === 'outcome' && e.decisionId) this.addOutcome({ decisionId: e.decisionId, ...e.data });
+    for (const e of detail.audit ?? []) if (e.kind === 'outcome' && e.decisionId) this.addOutcome({ decisionId: e.decisionId, ...e.data, at: e.at });
   }
 
   addUtterance(u) {
     const who = TRACK_LABELS[u.track] ?? u.track;
     const partial = $('.partial', this.el);
     if (!u.final) {
+      if (this.isOver || this.state === 'handed_off') return;
       // Partials change under the reader's eyes: shown, but not announced (aria-hidden) until final.
       partial.hidden = false;
       partial.dataset.track = u.track;
@@ -278,9 +309,10 @@ class CallCard {
       h('span', { class: 'hit-result' }, ''),
       h('span', { class: 'hit-reason' }, [d.at ? clockTime(d.at) : null, d.reason].filter(Boolean).join(' · ')),
     );
+    li.dataset.hitAction = d.action ?? '';
     this.#hits.set(d.decisionId, li);
     list.prepend(li);
-    if (d.result) this.addOutcome({ decisionId: d.decisionId, result: d.result, detail: d.detail });
+    if (d.result) this.addOutcome({ decisionId: d.decisionId, result: d.result, detail: d.detail, at: d.at });
   }
 
   addOutcome(o) {
@@ -290,6 +322,32 @@ class CallCard {
     result.textContent = o.result;
     result.className = `hit-result result-${o.result}`;
     if (o.detail) result.title = o.detail;
+    // The same action done since (e.g. a supervisor's take over after a failed handoff): the alarm is over.
+    const since = this.alert && (o.at ?? 0) > this.alert.at && this.alert.decisionId !== o.decisionId;
+    if (o.result === 'done' && since && li.dataset.hitAction === this.alert.action) this.clearAlert();
+  }
+
+  /** An action failed past its deadline: the card turns red, says why in words, and goes to the top of the view. */
+  addAlert(a) {
+    if (this.alert && this.alert.at > a.at) return;
+    this.alert = { kind: a.kind, action: a.action, reason: a.reason, at: a.at, decisionId: a.decisionId };
+    const box = $('.alert-box', this.el);
+    box.hidden = false;
+    box.dataset.kind = a.kind;
+    box.replaceChildren(h('strong', {}, ALERT_HEADINGS[a.kind] ?? 'Alert'), ' ', h('span', { class: 'alert-reason' }, capitalise(a.reason)), a.at ? h('time', { class: 'when' }, ` · ${clockTime(a.at)}`) : null);
+    this.el.dataset.alert = a.kind;
+    this.#placed(this);
+    this.#changed();
+  }
+
+  clearAlert() {
+    this.alert = undefined;
+    const box = $('.alert-box', this.el);
+    box.hidden = true;
+    box.replaceChildren();
+    delete this.el.dataset.alert;
+    this.#placed(this);
+    this.#changed();
   }
 
   addGate(g) {
@@ -300,7 +358,7 @@ class CallCard {
   }
 
   drawChart(thresholds) {
-    $('.chart', this.el).replaceChildren(trendChart(this.#points, { thresholds }));
+    $('.chart', this.el).replaceChildren(trendChart(this.#points, { thresholds, endLabel: this.isOver ? 'end of call' : this.state === 'handed_off' ? 'handed off' : 'now' }), chartLegend(thresholds));
     const latest = this.#points.at(-1)?.frustration;
     const value = $('.trend-value', this.el);
     value.textContent = latest === undefined ? '—' : latest.toFixed(2);
@@ -381,6 +439,8 @@ class CallCard {
     button.textContent = 'End call';
   }
 }
+
+const capitalise = (text) => (text ? text[0].toUpperCase() + text.slice(1) : '');
 
 export function actionWords(action) {
   switch (action) {

@@ -293,7 +293,8 @@ export class RulesView {
     out.replaceChildren(h('p', {}, 'Running…'));
     try {
       const answer = await api('/api/rules/dry-run', { method: 'POST', body });
-      out.replaceChildren(firedTable(answer?.fired ?? [], transcript), dryRunNotes(answer, transcript));
+      // replaceChildren would print a missing part as the text "null".
+      out.replaceChildren(...[firedTable(answer?.fired ?? [], transcript), dryRunNotes(answer, transcript)].filter(Boolean));
     } catch (err) {
       if (err.issues?.length && candidateIndex !== undefined) {
         this.#showIssues(err.issues.map((i) => ({ ...i, path: withinRule(i.path, candidateIndex) })), 'The rule in the editor does not validate:');
@@ -413,7 +414,12 @@ function dryRunNotes(answer, transcript) {
   const notes = [];
   const turnWords = (i) => `#${i + 1}${transcript[i] ? ` (${transcript[i].text.slice(0, 60)})` : ''}`;
   if (answer?.notHeard?.length) notes.push(`Not heard, transcription paused: turn ${answer.notHeard.map((i) => `#${i + 1}`).join(', ')}.`);
-  if (typeof answer?.stoppedAt === 'number') notes.push(`Monitoring would have stopped after turn ${turnWords(answer.stoppedAt)}: later turns were not evaluated.`);
+  if (typeof answer?.stoppedAt === 'number') {
+    const turns = typeof answer.turns === 'number' ? answer.turns : transcript.length;
+    const later = turns - answer.stoppedAt - 1;
+    const rest = later > 0 ? `: the ${later === 1 ? 'last turn was' : `${later} later turns were`} not evaluated` : ', the last turn';
+    notes.push(`Monitoring would have stopped after turn ${turnWords(answer.stoppedAt)}${rest}.`);
+  }
   return notes.length ? h('ul', { class: 'dry-notes' }, notes.map((n) => h('li', {}, n))) : null;
 }
 
@@ -487,6 +493,9 @@ export function describeAction(a) {
       return 'hand off';
     }
     case 'pause':
+      if (a.secureCapture) {
+        return `send the caller to secure capture (twiml/${a.secureCapture.template ?? 'secure-capture'}.xml, e.g. <Pay>), not transcribed; back to the agent (${a.secureCapture.returnUrl}) when done`;
+      }
       return a.resumeAfterSeconds === 0 ? 'pause transcription until resumed by hand' : `pause transcription for ${a.resumeAfterSeconds ?? 60} s`;
     case 'end_call':
       return 'end the call';
