@@ -5,7 +5,7 @@ import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActionExecutor } from './actions/executor.js';
-import { secureCaptureRoute } from './actions/secure-capture-route.js';
+import { secureCaptureRoute, type CaptureDone } from './actions/secure-capture-route.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './actions/twilio-rest.js';
 import { LocalBus } from './bus/local.js';
 import { RedisBus } from './bus/redis.js';
@@ -23,7 +23,7 @@ import { loadRuleSet } from './store/rule-sets.js';
 import type { Store } from './store/types.js';
 import { createOpenAIRealtimeTranscription } from './transcription/openai-realtime.js';
 import { twilioTranscription, type TranscriberFactory } from './transcription/transcriber.js';
-import { twilioTranscriptionRoute } from './transcription/twilio-callbacks.js';
+import { twilioTranscriptionRoute, type CallbackAnswer } from './transcription/twilio-callbacks.js';
 import { dashboard } from './supervisor/dashboard.js';
 import { supervisorPlugin } from './supervisor/index.js';
 import type { SignatureOptions } from './twilio-signature.js';
@@ -132,8 +132,23 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
       idleMs: config.lifecycle.idleMs,
     },
   );
-  // Supervisors connected to another instance reach the calls this one holds.
-  bus.serve((command) => (monitor.session(command.callSid) ? monitor.command(command) : undefined));
+  // Supervisors connected to another instance reach the calls this one holds, and so do Twilio's transcription
+  // callbacks that the load balancer sent elsewhere.
+  let forwardedCallback: ((fields: unknown) => CallbackAnswer) | undefined;
+  let forwardedCapture: ((done: CaptureDone) => string) | undefined;
+  bus.serve((command) => {
+    if (!monitor.session(command.callSid)) return undefined;
+    if (command.op === 'transcription-callback') {
+      const answer = forwardedCallback?.(command.fields);
+      return answer && Promise.resolve({ result: 'handled by its holder', detail: String(answer.status), ...answer });
+    }
+    if (command.op === 'secure-capture-done') {
+      const { op: _, ...done } = command;
+      const twiml = forwardedCapture?.(done);
+      return twiml === undefined ? undefined : Promise.resolve({ result: 'handled by its holder', detail: 'twiml', twiml });
+    }
+    return monitor.command(command);
+  });
   const signature: SignatureOptions = {
     authToken: config.twilio.authToken,
     verify: config.verifySignatures,
@@ -159,8 +174,32 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     // The reason's first words only: a label must not carry whatever a bad frame contained.
     onBadFrame: (reason) => metrics.badFrames.inc({ reason: reason.split(/[:"]/)[0]!.trim().slice(0, 40) }),
   });
-  await app.register(twilioTranscriptionRoute, { monitor, signature });
-  await app.register(secureCaptureRoute, { monitor, signature });
+  await app.register(twilioTranscriptionRoute, {
+    monitor,
+    signature,
+    toHolder: async (callSid, fields) => {
+      const answer = await bus.request({ op: 'transcription-callback', callSid, fields });
+      if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
+      if (answer.kind === 'unreachable') app.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
+      return undefined;
+    },
+    fromOthers: (accept) => {
+      forwardedCallback = accept;
+    },
+  });
+  await app.register(secureCaptureRoute, {
+    monitor,
+    signature,
+    toHolder: async (done) => {
+      const answer = await bus.request({ op: 'secure-capture-done', ...done });
+      if (answer.kind === 'reply') return answer.reply.twiml;
+      if (answer.kind === 'unreachable') app.log.warn({ callSid: done.callSid, detail: answer.detail }, 'could not ask the other instances about a finished secure capture: handled here');
+      return undefined;
+    },
+    fromOthers: (accept) => {
+      forwardedCapture = accept;
+    },
+  });
   // Liveness and readiness. /health is the old name of /healthz, kept. Readiness is a list of checks, each naming
   // what is wrong when it is not ready; the store's state (writes waiting on disk while it is down) is shown too.
   const health = async () => ({ ok: true, calls: monitor.sessions.size });

@@ -15,12 +15,45 @@ export interface SecureCaptureCalls {
   secureCaptureDone(callSid: string): string | undefined;
 }
 
+/** One finished capture, as much of it as decides the answer (never the payment fields). */
+export interface CaptureDone {
+  callSid: string;
+  /** What Twilio signed, hashed: equal for a request and its replay. */
+  digest: string;
+  /** The agent's TwiML URL to return the caller to when the call is not paused here. */
+  back?: string;
+  result?: string;
+}
+
 export interface SecureCaptureOptions {
   monitor: SecureCaptureCalls;
   signature: SignatureOptions;
+  /**
+   * Several instances: hands a finished capture of a call not held here to the instance that holds its stream
+   * (over the bus), which reopens it; its TwiML, or undefined when no instance holds the call or none could be asked.
+   */
+  toHolder?: (done: CaptureDone) => Promise<string | undefined>;
+  /** Gives the function that takes captures other instances forward here (signature already checked there). */
+  fromOthers?: (accept: (done: CaptureDone) => string) => void;
 }
 
 export const secureCaptureRoute: FastifyPluginAsync<SecureCaptureOptions> = async (app, opts) => {
+  const accept = ({ callSid, digest, back, result }: CaptureDone): string => {
+    const taken = opts.monitor.session(callSid)?.callbacksTaken;
+    const replayed = taken?.has(digest) ?? false;
+    taken?.add(digest);
+    if (replayed) app.log.warn({ callSid }, 'secure capture action already taken for this call: a replay, ignored');
+    else app.log.info({ callSid, result }, 'secure capture finished');
+    const twiml = replayed ? undefined : opts.monitor.secureCaptureDone(callSid);
+    if (twiml) return twiml;
+    // This process no longer knows the call (restart, no instance holds it), or it is a replay: send the caller back to the agent at least.
+    if (!replayed) app.log.warn({ callSid }, 'secure capture finished for a call not paused here; returning it to the agent without monitoring');
+    return back && /^https?:\/\//.test(back)
+      ? `<?xml version="1.0" encoding="UTF-8"?><Response><Redirect method="POST">${escapeXml(back)}</Redirect></Response>`
+      : '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+  };
+  opts.fromOthers?.(accept);
+
   app.post(
     '/twilio/secure-capture',
     { preHandler: requireTwilioSignature(opts.signature, 'https') },
@@ -29,20 +62,9 @@ export const secureCaptureRoute: FastifyPluginAsync<SecureCaptureOptions> = asyn
       const callSid = body.CallSid;
       if (!callSid || !/^CA[0-9a-fA-F]{32}$/.test(callSid)) return reply.code(400).send({ error: 'CallSid: must be a Call SID' });
       const back = (req.query as { return?: string }).return;
-      const taken = opts.monitor.session(callSid)?.callbacksTaken;
-      const digest = requestDigest(req);
-      const replayed = taken?.has(digest) ?? false;
-      taken?.add(digest);
-      if (replayed) req.log.warn({ callSid }, 'secure capture action already taken for this call: a replay, ignored');
-      else req.log.info({ callSid, result: body.Result }, 'secure capture finished');
-      let twiml = replayed ? undefined : opts.monitor.secureCaptureDone(callSid);
-      if (!twiml) {
-        // This process no longer knows the call (restart, another instance), or it is a replay: send the caller back to the agent at least.
-        if (!replayed) req.log.warn({ callSid }, 'secure capture finished for a call not paused here; returning it to the agent without monitoring');
-        twiml = back && /^https?:\/\//.test(back)
-          ? `<?xml version="1.0" encoding="UTF-8"?><Response><Redirect method="POST">${escapeXml(back)}</Redirect></Response>`
-          : '<?xml version="1.0" encoding="UTF-8"?><Response/>';
-      }
+      const done: CaptureDone = { callSid, digest: requestDigest(req), ...(back ? { back } : {}), ...(body.Result ? { result: body.Result } : {}) };
+      // The instance that holds the call's stream reopens it: this one could not start a stream it never saw.
+      const twiml = (!opts.monitor.session(callSid) && (await opts.toHolder?.(done))) || accept(done);
       return reply.type('text/xml').send(twiml);
     },
   );

@@ -30,13 +30,26 @@ export type LiveEvent =
   | { type: 'alert'; callSid: string; kind: 'action' | 'privacy'; action: string; decisionId?: string; reason: string; at: number };
 
 /** A supervisor's action on a call, to be run by whichever instance holds the call's stream. */
-export type CallCommand =
+export type SupervisorCommand =
   | { op: 'act'; callSid: string; action: Action; actor: string; reason: string }
   | { op: 'resume'; callSid: string; actor: string };
+
+/** What one instance asks of the one that holds a call. */
+export type CallCommand =
+  | SupervisorCommand
+  /** A Twilio transcription callback that landed on another instance, its signature checked there. */
+  | { op: 'transcription-callback'; callSid: string; fields: Record<string, string> }
+  /** A finished secure capture (`<Pay>` action) that landed on another instance: what decides the answer, no payment field. */
+  | { op: 'secure-capture-done'; callSid: string; digest: string; back?: string; result?: string };
 
 export interface CommandReply {
   result: string;
   detail: string;
+  /** For a forwarded callback: the HTTP status and body to answer Twilio with. */
+  status?: number;
+  body?: Record<string, string>;
+  /** For a forwarded secure capture: the TwiML to answer Twilio with. */
+  twiml?: string;
 }
 
 /**

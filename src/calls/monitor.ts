@@ -7,7 +7,7 @@ import type { ActionExecutor, ActionOutcome, CallHandle, HandoffBrief } from '..
 import type { HandoffSummarizer } from '../classification/summary.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamSpec, TranscriptionSpec } from '../actions/twilio-rest.js';
-import type { Bus, CallCommand } from '../bus/types.js';
+import type { Bus, SupervisorCommand } from '../bus/types.js';
 import { redactTurns } from '../classification/redact.js';
 import type { Decided, Decision } from '../rules/decide.js';
 import type { AssessedTurn } from '../rules/evaluate.js';
@@ -315,7 +315,7 @@ export class CallMonitor {
   }
 
   /** Runs a supervisor's command on a call this instance holds (from the API here, or from another instance). */
-  command(command: CallCommand): Promise<{ result: string; detail: string }> {
+  command(command: SupervisorCommand): Promise<{ result: string; detail: string }> {
     return command.op === 'resume'
       ? this.resume(command.callSid, command.actor)
       : this.manual(command.callSid, command.action, command.actor, command.reason);

@@ -55,9 +55,22 @@ export interface TranscriptSink {
   utterance(u: Utterance): Promise<void>;
 }
 
+/** What the holder of a call answered to a callback forwarded to it. */
+export interface CallbackAnswer {
+  status: number;
+  body?: Record<string, string>;
+}
+
 export interface TwilioTranscriptionOptions {
   monitor: TranscriptSink;
   signature: SignatureOptions;
+  /**
+   * Several instances: hands a callback for a call not held here to the instance that holds its stream (over the
+   * bus). Undefined when no instance holds it, or none could be asked: then it is handled here.
+   */
+  toHolder?: (callSid: string, fields: Record<string, string>) => Promise<CallbackAnswer | undefined>;
+  /** Gives the function that takes callbacks other instances forward here (signature already checked there). */
+  fromOthers?: (accept: (fields: unknown) => CallbackAnswer) => void;
 }
 
 export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOptions> = async (app, opts) => {
@@ -136,36 +149,47 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
     }
   };
 
+  /** Takes one callback (its signature checked where it arrived): what Twilio is answered. */
+  const accept = (body: unknown, receivedAt: number): CallbackAnswer => {
+    const r = callbackSchema.safeParse(body ?? {});
+    if (!r.success) {
+      const fields = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      return { status: 400, body: { error: `not a Twilio transcription callback (${fields})` } };
+    }
+    const cb = r.data;
+    let transcript: string | undefined;
+    if (cb.TranscriptionEvent === 'transcription-content') {
+      const data = dataSchema.safeParse(safeJson(cb.TranscriptionData));
+      if (!data.success) return { status: 400, body: { error: 'TranscriptionData: must be a JSON object with a "transcript" string' } };
+      transcript = data.data.transcript;
+    }
+    const h = transcription(cb);
+    // Another call's SID with this transcription's is no callback Twilio sent.
+    if (h.callSid !== cb.CallSid) return { status: 400, body: { error: 'TranscriptionSid: belongs to another call' } };
+    if (!h.order.push(cb.SequenceId, { cb, transcript, receivedAt })) {
+      app.log.info(
+        { callSid: cb.CallSid, transcriptionSid: cb.TranscriptionSid, sequenceId: cb.SequenceId },
+        'ignored a transcription callback already delivered, or older than one that was',
+      );
+      return { status: 200, body: { ignored: 'already delivered' } };
+    }
+    return { status: 204 };
+  };
+  opts.fromOthers?.((fields) => accept(fields, now()));
+
   app.post(
     '/twilio/transcription',
     { preHandler: requireTwilioSignature(opts.signature, 'https') },
     async (req, reply) => {
       const receivedAt = now();
-      const r = callbackSchema.safeParse(req.body ?? {});
-      if (!r.success) {
-        const fields = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        return reply.code(400).send({ error: `not a Twilio transcription callback (${fields})` });
+      const callSid = (req.body as Record<string, unknown> | undefined)?.CallSid;
+      // The instance that holds the call's stream decides for it: a second session here could not pause that stream.
+      if (opts.toHolder && typeof callSid === 'string' && !monitor.session(callSid) && callbackSchema.safeParse(req.body).success) {
+        const answer = await opts.toHolder(callSid, req.body as Record<string, string>);
+        if (answer) return reply.code(answer.status).send(answer.body);
       }
-      const cb = r.data;
-      let transcript: string | undefined;
-      if (cb.TranscriptionEvent === 'transcription-content') {
-        const data = dataSchema.safeParse(safeJson(cb.TranscriptionData));
-        if (!data.success) {
-          return reply.code(400).send({ error: 'TranscriptionData: must be a JSON object with a "transcript" string' });
-        }
-        transcript = data.data.transcript;
-      }
-      const h = transcription(cb);
-      // Another call's SID with this transcription's is no callback Twilio sent.
-      if (h.callSid !== cb.CallSid) return reply.code(400).send({ error: 'TranscriptionSid: belongs to another call' });
-      if (!h.order.push(cb.SequenceId, { cb, transcript, receivedAt })) {
-        req.log.info(
-          { callSid: cb.CallSid, transcriptionSid: cb.TranscriptionSid, sequenceId: cb.SequenceId },
-          'ignored a transcription callback already delivered, or older than one that was',
-        );
-        return reply.code(200).send({ ignored: 'already delivered' });
-      }
-      return reply.code(204).send();
+      const answer = accept(req.body, receivedAt);
+      return reply.code(answer.status).send(answer.body);
     },
   );
 };

@@ -1,6 +1,7 @@
 // Two instances behind one load balancer, sharing Redis: a supervisor connected to one instance takes over a
 // call whose stream the other instance holds, and sees its live events.
 import { randomBytes } from 'node:crypto';
+import twilio from 'twilio';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildService, type Service } from '../../src/app.js';
 import { RedisBus } from '../../src/bus/redis.js';
@@ -80,6 +81,99 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
     });
     expect(unknown.status).toBe(404);
     expect(Date.now() - asked).toBeLessThan(1000);
+  }, 30_000);
+
+  it('hands a transcription callback that lands on B to A, which holds the stream: one session, one handoff, from A', async () => {
+    a ??= await startLocalStack({ speed: 1, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { bus: await RedisBus.connect({ url: redisUrl, channel }) } });
+    const storeB2 = new MemoryStore();
+    const b2 = await buildService(loadConfig({ LOG_LEVEL: 'silent', PORT: '0', PUBLIC_URL: a.config.publicUrl, TWILIO_ACCOUNT_SID: a.config.twilio.accountSid, TWILIO_AUTH_TOKEN: a.config.twilio.authToken, TWILIO_API_BASE_URL: a.config.twilio.apiBaseUrl }), {
+      store: storeB2,
+      bus: await RedisBus.connect({ url: redisUrl, channel }),
+    });
+    try {
+      const bUrl = await b2.app.listen({ port: 0, host: '127.0.0.1' });
+      const call = a.emulator.placeCall({ ...quiet, name: 'quiet-callbacks-elsewhere' });
+      const transcriptionSid = await eventually(() => a.service.monitor.session(call.sid)?.transcription?.sid, 5000, 'A to start the call’s transcription');
+      // Twilio signs over the public URL; the load balancer sent this one to B.
+      const params = {
+        AccountSid: a.config.twilio.accountSid,
+        CallSid: call.sid,
+        TranscriptionSid: transcriptionSid,
+        TranscriptionEvent: 'transcription-content',
+        TranscriptionData: JSON.stringify({ transcript: 'Can you put me through to a real person, please?', confidence: 0.93 }),
+        Final: 'true',
+        Track: 'inbound_track',
+        SequenceId: '1000',
+      };
+      const post = () =>
+        fetch(`${bUrl}/twilio/transcription`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-twilio-signature': twilio.getExpectedTwilioSignature(a.config.twilio.authToken!, `${a.config.publicUrl}/twilio/transcription`, params),
+          },
+          body: new URLSearchParams(params).toString(),
+        });
+      expect((await post()).status).toBe(204);
+      await eventually(() => a.service.monitor.session(call.sid)?.state === 'handed_off', 5000, 'A to hand the caller off');
+      expect(b2.monitor.session(call.sid), 'B made no session of its own').toBeUndefined();
+      // Twilio delivering the same callback again, to B: the holder knows it, and nothing happens twice.
+      expect((await post()).status).toBe(200);
+      await a.service.monitor.settle();
+      const updates = call.events.filter((e) => e.kind === 'rest' && e.resource === 'Calls');
+      expect(updates).toHaveLength(1);
+      // An unsigned one is refused where it lands, before anything is forwarded.
+      const unsigned = await fetch(`${bUrl}/twilio/transcription`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...params, SequenceId: '1001' }).toString() });
+      expect(unsigned.status).toBe(403);
+    } finally {
+      await b2.close();
+    }
+  }, 30_000);
+
+  it('hands a finished <Pay> that lands on B to A, which paused the call: A listens again', async () => {
+    a ??= await startLocalStack({ speed: 1, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { bus: await RedisBus.connect({ url: redisUrl, channel }) } });
+    const b3 = await buildService(loadConfig({ LOG_LEVEL: 'silent', PORT: '0', PUBLIC_URL: a.config.publicUrl, TWILIO_ACCOUNT_SID: a.config.twilio.accountSid, TWILIO_AUTH_TOKEN: a.config.twilio.authToken, TWILIO_API_BASE_URL: a.config.twilio.apiBaseUrl }), {
+      store: new MemoryStore(),
+      bus: await RedisBus.connect({ url: redisUrl, channel }),
+    });
+    try {
+      const bUrl = await b3.app.listen({ port: 0, host: '127.0.0.1' });
+      const call = a.emulator.placeCall({ ...quiet, name: 'quiet-secure-pay-elsewhere', parameters: { flow: 'secure-pay' } });
+      const transcriptionSid = await eventually(() => a.service.monitor.session(call.sid)?.transcription?.sid, 5000, 'A to start the call’s transcription');
+      const signedPost = (path: string, params: Record<string, string>) =>
+        fetch(`${bUrl}${path}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-twilio-signature': twilio.getExpectedTwilioSignature(a.config.twilio.authToken!, `${a.config.publicUrl}${path}`, params),
+          },
+          body: new URLSearchParams(params).toString(),
+        });
+      const card = await signedPost('/twilio/transcription', {
+        AccountSid: a.config.twilio.accountSid,
+        CallSid: call.sid,
+        TranscriptionSid: transcriptionSid,
+        TranscriptionEvent: 'transcription-content',
+        TranscriptionData: JSON.stringify({ transcript: 'my card number is 4111 1111 1111 1111', confidence: 0.9 }),
+        Final: 'true',
+        Track: 'inbound_track',
+        SequenceId: '1000',
+      });
+      expect(card.status).toBe(204);
+      await eventually(() => call.twiml.includes('<Pay action='), 5000, 'A to send the caller to <Pay>');
+      expect(a.service.monitor.session(call.sid)?.state).toBe('paused');
+      const action = /<Pay action="([^"]+)"/.exec(call.twiml)![1]!.replace(/&amp;/g, '&');
+      const path = action.slice(a.config.publicUrl.length);
+      const done = await signedPost(path, { AccountSid: a.config.twilio.accountSid, CallSid: call.sid, CallStatus: 'in-progress', Result: 'success', PaymentConfirmationCode: 'ch_0123456789ab' });
+      expect(done.status).toBe(200);
+      // A takes the call back: its stream is started again, and it listens.
+      expect(await done.text()).toContain('<Stream');
+      expect(a.service.monitor.session(call.sid)?.state).toBe('monitoring');
+      expect(a.service.monitor.session(call.sid)?.gate.isOpen).toBe(true);
+      expect(b3.monitor.session(call.sid)).toBeUndefined();
+    } finally {
+      await b3.close();
+    }
   }, 30_000);
 
   it('answers 503 "cannot be reached", not 404 "it has ended", when Redis is down, and acts once it is back', async () => {

@@ -2,7 +2,7 @@
 // supervisor's own actions, which go through the monitor so that they get the guarantees a rule's action gets.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Bus, CallCommand } from '../../bus/types.js';
+import type { Bus, SupervisorCommand } from '../../bus/types.js';
 import type { CallMonitor } from '../../calls/monitor.js';
 import type { CallSession } from '../../calls/call-session.js';
 import { actionSchema, type Action } from '../../rules/schema.js';
@@ -156,7 +156,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
   );
 
   /** Asks the other instances; only "every instance answered and none holds it" means the call is not live. */
-  const elsewhere = async (command: CallCommand, reply: FastifyReply) => {
+  const elsewhere = async (command: SupervisorCommand, reply: FastifyReply) => {
     const answer = await opts.bus.request(command);
     if (answer.kind === 'reply') return answer.reply;
     if (answer.kind === 'none') throw new ApiError(404, `no live call ${command.callSid}: it has ended, or no instance monitors it`);
@@ -180,7 +180,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
         const action = toAction(input);
         const actor = actorOf(req);
         const why = typeof input.reason === 'string' ? input.reason : `${path} by ${actor}`;
-        const command: CallCommand =
+        const command: SupervisorCommand =
           action === 'resume' ? { op: 'resume', callSid, actor } : { op: 'act', callSid, action, actor, reason: why };
         // The instance that holds the call's stream runs it: this one, or another reached over the bus.
         const outcome = monitor.session(callSid) ? await monitor.command(command) : await elsewhere(command, reply);
