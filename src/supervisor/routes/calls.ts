@@ -1,6 +1,7 @@
 // /api/calls: live calls from the CallMonitor, recent ones from the store, one call in detail, and the
 // supervisor's own actions, which go through the monitor so that they get the guarantees a rule's action gets.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Bus, CallCommand } from '../../bus/types.js';
 import type { CallMonitor } from '../../calls/monitor.js';
@@ -55,7 +56,8 @@ export interface CallRoutesOptions {
   handoffQueue: string;
 }
 
-export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions): Promise<void> {
+export async function callRoutes(plain: FastifyInstance, opts: CallRoutesOptions): Promise<void> {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const { monitor, store } = opts;
 
   app.get(
@@ -73,7 +75,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
       },
     },
     async (req) => {
-      const { state, limit } = req.query as { state?: 'live' | 'recent'; limit: number };
+      const { state, limit } = req.query;
       const live = [...monitor.sessions.values()]
         .filter((s) => s.endedAt === undefined)
         .sort((a, b) => b.startedAt - a.startedAt)
@@ -136,7 +138,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
       },
     },
     async (req) => {
-      const { callSid } = req.params as { callSid: string };
+      const { callSid } = req.params;
       const session = monitor.session(callSid);
       const [record, transcript, audit] = await Promise.all([store.getCall(callSid), store.transcript(callSid), store.audit(callSid)]);
       if (!session && !record && audit.length === 0) {
@@ -167,39 +169,43 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
     throw new ApiError(503, `the instance holding call ${command.callSid} cannot be reached (${answer.detail}); ${what}`);
   };
 
-  const act = (path: string, summary: string, body: z.ZodType | undefined, toAction: (body: Record<string, unknown>) => Action | 'resume') =>
-    app.post(
-      `/calls/:callSid/${path}`,
-      {
-        config: { role: 'supervisor' },
-        schema: { summary, tags: ['calls'], params: callSidParams, ...(body ? { body } : {}), response: answers({ 200: actionAnswer }, [404, 503]) },
-      },
-      async (req, reply) => {
-        const { callSid } = req.params as { callSid: string };
-        const input = (req.body ?? {}) as Record<string, unknown>;
-        const action = toAction(input);
-        const actor = actorOf(req);
-        const why = typeof input.reason === 'string' ? input.reason : `${path} by ${actor}`;
-        const command: CallCommand =
-          action === 'resume' ? { op: 'resume', callSid, actor } : { op: 'act', callSid, action, actor, reason: why };
-        // The instance that holds the call's stream runs it: this one, or another reached over the bus.
-        const outcome = monitor.session(callSid) ? await monitor.command(command) : await elsewhere(command, reply);
-        req.auditDetail = { action: action === 'resume' ? 'resume' : action, reason: why, outcome };
-        return outcome;
-      },
-    );
+  /** Runs a supervisor's action where the call is, and answers its outcome. */
+  const perform = async (req: FastifyRequest<{ Params: { callSid: string } }>, reply: FastifyReply, verb: string, action: Action | 'resume', reason?: string) => {
+    const { callSid } = req.params;
+    const actor = actorOf(req);
+    const why = reason ?? `${verb} by ${actor}`;
+    const command: CallCommand = action === 'resume' ? { op: 'resume', callSid, actor } : { op: 'act', callSid, action, actor, reason: why };
+    // The instance that holds the call's stream runs it: this one, or another reached over the bus.
+    const outcome = monitor.session(callSid) ? await monitor.command(command) : await elsewhere(command, reply);
+    req.auditDetail = { action: action === 'resume' ? 'resume' : action, reason: why, outcome };
+    // An outcome may come from another instance over the bus, as JSON: it is checked like any input.
+    return actionAnswer.parse(outcome);
+  };
+  const acting = <B extends z.ZodType>(summary: string, body: B) => ({
+    config: { role: 'supervisor' as const },
+    schema: { summary, tags: ['calls'], params: callSidParams, body, response: answers({ 200: actionAnswer }, [404, 503]) },
+  });
 
-  act('takeover', 'Hand the call to a person now', z.object({ queue: z.string().trim().min(1).max(64).optional(), reason }).strict(), (b) =>
-    actionSchema.parse({ type: 'handoff', to: { queue: (b.queue as string | undefined) ?? opts.handoffQueue } }),
+  app.post(
+    '/calls/:callSid/takeover',
+    acting('Hand the call to a person now', z.object({ queue: z.string().trim().min(1).max(64).optional(), reason }).strict()),
+    async (req, reply) =>
+      perform(req, reply, 'takeover', actionSchema.parse({ type: 'handoff', to: { queue: req.body.queue ?? opts.handoffQueue } }), req.body.reason),
   );
-  act(
-    'pause',
-    'Pause transcription now (privacy)',
-    z.object({ resumeAfterSeconds: z.number().min(0).max(3600).optional().describe('default 60; 0: only a supervisor resumes'), reason }).strict(),
-    (b) => actionSchema.parse({ type: 'pause', resumeAfterSeconds: b.resumeAfterSeconds }),
+  app.post(
+    '/calls/:callSid/pause',
+    acting(
+      'Pause transcription now (privacy)',
+      z.object({ resumeAfterSeconds: z.number().min(0).max(3600).optional().describe('default 60; 0: only a supervisor resumes'), reason }).strict(),
+    ),
+    async (req, reply) => perform(req, reply, 'pause', actionSchema.parse({ type: 'pause', resumeAfterSeconds: req.body.resumeAfterSeconds }), req.body.reason),
   );
-  act('resume', 'Resume transcription of a paused call', z.object({ reason }).strict(), () => 'resume');
-  act('end', 'End the call', z.object({ reason }).strict(), () => ({ type: 'end_call' }));
+  app.post('/calls/:callSid/resume', acting('Resume transcription of a paused call', z.object({ reason }).strict()), async (req, reply) =>
+    perform(req, reply, 'resume', 'resume', req.body.reason),
+  );
+  app.post('/calls/:callSid/end', acting('End the call', z.object({ reason }).strict()), async (req, reply) =>
+    perform(req, reply, 'end', { type: 'end_call' }, req.body.reason),
+  );
 }
 
 function fromSession(s: CallSession): CallSummary {
