@@ -18,6 +18,9 @@ export interface Refusal {
   error: string;
 }
 
+/** LIVE_FEEDS_PER_TOKEN and LIVE_FEEDS_MAX's defaults. */
+export const LIVE_FEED_DEFAULTS: LiveStreamLimits = { perToken: 10, total: 200 };
+
 export class LiveStreams {
   readonly #byToken = new Map<string, Set<() => void>>();
   /** Tokens revoked through this instance: a stream whose token check raced with the revocation ends as it opens. */
@@ -25,7 +28,7 @@ export class LiveStreams {
   #open = 0;
 
   constructor(
-    readonly limits: LiveStreamLimits = { perToken: 10, total: 200 },
+    readonly limits: LiveStreamLimits = LIVE_FEED_DEFAULTS,
     /** Told the number of open streams whenever it changes (a gauge). */
     private readonly onCount: (open: number) => void = () => undefined,
   ) {}
