@@ -36,7 +36,7 @@ export class LiveStreams {
   /** Whether one more stream for the token would pass the limits; call it, then `add`, in the same tick. */
   refusal(tokenId: string, tokenName: string): Refusal | undefined {
     const { perToken, total } = this.limits;
-    if (this.count(tokenId) >= perToken) {
+    if ((this.#byToken.get(tokenId)?.size ?? 0) >= perToken) {
       return {
         limit: 'per_token',
         status: 429,
@@ -85,11 +85,6 @@ export class LiveStreams {
     for (const end of ends) end();
     this.#byToken.delete(tokenId);
     return ends.length;
-  }
-
-  /** How many streams are open with the token (all tokens when absent). */
-  count(tokenId?: string): number {
-    return tokenId === undefined ? this.#open : (this.#byToken.get(tokenId)?.size ?? 0);
   }
 
   #changed(by: number): void {
