@@ -1,6 +1,7 @@
 // The folders show the data flow: media → transcription → classification → rules → actions. A stage may use what an
 // earlier stage defines, never a later one, nor src/calls (the session, the pipeline step, the registry) or the
-// supervisor, which sit above all of them. Only src/actions builds TwiML and calls Twilio's REST API.
+// supervisor, which sit above all of them. Only src/actions builds TwiML and calls Twilio's REST API. A long file says
+// why it is one.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +34,12 @@ describe('layout', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('a file over 300 lines says in its opening comment why it is one file', () => {
+    const opening = (text: string) => text.slice(0, text.search(/^(?!\/\/)/m));
+    const unexplained = files.filter((f) => f.text.split('\n').length > 300 && !/one file/i.test(opening(f.text).replace(/\n\/\/ ?/g, ' ')));
+    expect(unexplained.map((f) => f.path)).toEqual([]);
   });
 
   it('only src/actions builds TwiML or calls the Twilio REST API (the emulator plays Twilio)', () => {

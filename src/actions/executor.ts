@@ -2,6 +2,9 @@
 // one action in flight per call, each decision at most once (a failed one may be tried again), retries with
 // full-jitter backoff until the action's deadline, "call already ended" as a normal outcome, a handoff wins
 // over a pause, and every attempt audited.
+// One file (over 300 lines) because those guarantees are one state machine: the per-call queue, the idempotency
+// keys, the deadline and the retry loop decide together whether a request is sent; the TwiML and REST calls it
+// makes are in twiml.ts and twilio-rest.ts.
 import type { Decision } from '../rules/decide.js';
 import type { HandoffTarget } from '../rules/schema.js';
 import type { AuditEntry } from '../store/types.js';

@@ -4,6 +4,10 @@
 // Plain `ws`, not the openai SDK's OpenAIRealtimeWS helper: Node 20 pins us to openai 6.x, whose helper can only
 // open a conversation session (`?model=…`; `intent: 'transcription'` arrived in 7.5), and it forces the URL to
 // wss://, which a local ws:// double (tests, benchmark, demo) cannot serve. The wire types still come from the SDK.
+//
+// One file (over 300 lines): a track's socket, its backlog of unsent audio and its turns are one state machine (a
+// reconnect resends exactly the audio the dead session had not transcribed, and its turns keep their order);
+// the backlog's storage is audio-backlog.ts, the turn ordering turn-order.ts.
 import type {
   ConversationItemInputAudioTranscriptionCompletedEvent,
   ConversationItemInputAudioTranscriptionDeltaEvent,
