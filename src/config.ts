@@ -1,10 +1,17 @@
 // Reads and validates the environment once, at start-up. Every other module receives typed values;
 // a missing or wrong value stops the start with a message that names the variable and what to do.
+// One file (over 300 lines) on purpose: the environment is read and validated only here; the modules' own defaults
+// are imported from them, so each value is written once.
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
+import { RETRY_DEFAULTS } from './actions/executor.js';
+import { REGISTRY_DEFAULTS } from './calls/registry.js';
 import type { ClassifierOptions, LlmSettings } from './classification/index.js';
+import { AUTH_FAILURES_PER_MINUTE } from './supervisor/auth.js';
+import { LIVE_FEED_DEFAULTS } from './supervisor/live-streams.js';
+import { REALTIME_DEFAULTS } from './transcription/openai-realtime.js';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
@@ -73,28 +80,28 @@ const schema = z.object({
     .string()
     .regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL')
     .refine(parsesAsUrl, 'is not a valid URL')
-    .default('wss://api.openai.com/v1/realtime?intent=transcription'),
-  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
+    .default(REALTIME_DEFAULTS.url),
+  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default(REALTIME_DEFAULTS.model),
   TRANSCRIBE_LANGUAGE: z.string().regex(/^[a-z]{2}$/, 'an ISO-639-1 code such as en').optional(),
   TRANSCRIBE_PROMPT: z.string().max(2000).optional(),
-  TRANSCRIBE_VAD_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
-  TRANSCRIBE_VAD_PREFIX_PADDING_MS: nonNegativeInt.default(300),
-  TRANSCRIBE_VAD_SILENCE_MS: positiveInt.default(500),
-  TRANSCRIBE_NOISE_REDUCTION: z.enum(['near_field', 'far_field', 'off']).default('off'),
-  TRANSCRIBE_BATCH_MS: nonNegativeInt.max(1000).default(100),
+  TRANSCRIBE_VAD_THRESHOLD: z.coerce.number().min(0).max(1).default(REALTIME_DEFAULTS.vad.threshold),
+  TRANSCRIBE_VAD_PREFIX_PADDING_MS: nonNegativeInt.default(REALTIME_DEFAULTS.vad.prefixPaddingMs),
+  TRANSCRIBE_VAD_SILENCE_MS: positiveInt.default(REALTIME_DEFAULTS.vad.silenceDurationMs),
+  TRANSCRIBE_NOISE_REDUCTION: z.enum(['near_field', 'far_field', 'off']).default(REALTIME_DEFAULTS.noiseReduction ?? 'off'),
+  TRANSCRIBE_BATCH_MS: nonNegativeInt.max(1000).default(REALTIME_DEFAULTS.batchMs),
   TRANSCRIBE_TRACKS: z
     .string()
     .regex(/^(inbound|outbound)(,(inbound|outbound))?$/, 'inbound, outbound or inbound,outbound')
-    .default('inbound,outbound'),
-  TRANSCRIBE_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
-  TRANSCRIBE_RECONNECT_INITIAL_MS: positiveInt.default(250),
-  TRANSCRIBE_RECONNECT_MAX_MS: positiveInt.default(5000),
-  TRANSCRIBE_MAX_BUFFERED_MS: positiveInt.default(10_000),
-  TRANSCRIBE_PARTIAL_INTERVAL_MS: nonNegativeInt.default(200),
-  TRANSCRIBE_TURN_WAIT_MS: positiveInt.default(1500),
+    .default(REALTIME_DEFAULTS.tracks.join(',')),
+  TRANSCRIBE_CONNECT_TIMEOUT_MS: positiveInt.default(REALTIME_DEFAULTS.connectTimeoutMs),
+  TRANSCRIBE_RECONNECT_INITIAL_MS: positiveInt.default(REALTIME_DEFAULTS.reconnect.initialDelayMs),
+  TRANSCRIBE_RECONNECT_MAX_MS: positiveInt.default(REALTIME_DEFAULTS.reconnect.maxDelayMs),
+  TRANSCRIBE_MAX_BUFFERED_MS: positiveInt.default(REALTIME_DEFAULTS.maxBufferedAudioMs),
+  TRANSCRIBE_PARTIAL_INTERVAL_MS: nonNegativeInt.default(REALTIME_DEFAULTS.partialIntervalMs),
+  TRANSCRIBE_TURN_WAIT_MS: positiveInt.default(REALTIME_DEFAULTS.turnWaitMs),
   ACTION_DEADLINE_MS: positiveInt.default(10_000),
-  ACTION_RETRY_INITIAL_MS: positiveInt.default(100),
-  ACTION_RETRY_MAX_MS: positiveInt.default(2000),
+  ACTION_RETRY_INITIAL_MS: positiveInt.default(RETRY_DEFAULTS.baseMs),
+  ACTION_RETRY_MAX_MS: positiveInt.default(RETRY_DEFAULTS.capMs),
   // Checked below rather than here: a schema message would echo the URL, password included.
   DATABASE_URL: z.string().min(1).optional(),
   SQLITE_PATH: z.string().min(1).default('data/takeover.db'),
@@ -103,13 +110,13 @@ const schema = z.object({
   // no stream and no callback is checked for being over.
   SHUTDOWN_DRAIN_SECONDS: nonNegativeInt.default(30),
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'letters, digits and . _ : @ - (at most 128)').optional(),
-  CALL_IDLE_SECONDS: positiveInt.default(120),
+  CALL_IDLE_SECONDS: positiveInt.default(REGISTRY_DEFAULTS.idleMs / 1000),
   AUDIT_QUEUE_DIR: z.string().min(1).optional(),
   AUDIT_QUEUE_MAX_ENTRIES: positiveInt.default(100_000),
   // Limits that refuse cleanly (429/503 with what to do) instead of letting one client slow every call.
-  LIVE_FEEDS_PER_TOKEN: positiveInt.default(10),
-  LIVE_FEEDS_MAX: positiveInt.default(200),
-  AUTH_FAILURES_PER_MINUTE: positiveInt.default(10),
+  LIVE_FEEDS_PER_TOKEN: positiveInt.default(LIVE_FEED_DEFAULTS.perToken),
+  LIVE_FEEDS_MAX: positiveInt.default(LIVE_FEED_DEFAULTS.total),
+  AUTH_FAILURES_PER_MINUTE: positiveInt.default(AUTH_FAILURES_PER_MINUTE),
   PENDING_CONNECTIONS_MAX: positiveInt.default(1000),
   HANDSHAKE_TIMEOUT_MS: positiveInt.default(10_000),
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS: nonNegativeInt.default(200),

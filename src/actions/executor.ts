@@ -2,6 +2,9 @@
 // one action in flight per call, each decision at most once (a failed one may be tried again), retries with
 // full-jitter backoff until the action's deadline, "call already ended" as a normal outcome, a handoff wins
 // over a pause, and every attempt audited.
+// One file (over 300 lines) because those guarantees are one state machine: the per-call queue, the idempotency
+// keys, the deadline and the retry loop decide together whether a request is sent; the TwiML and REST calls it
+// makes are in twiml.ts and twilio-rest.ts.
 import type { Decision } from '../rules/decide.js';
 import type { HandoffTarget } from '../rules/schema.js';
 import type { AuditEntry } from '../store/types.js';
@@ -17,13 +20,15 @@ export interface ExecutorOptions {
   keepListeningAfterHandoff: boolean;
   /** Where a secure capture flow (<Pay action=…>) returns to: takeover's /twilio/secure-capture. */
   secureCaptureActionUrl?: string;
-  /** Backoff base; the n-th retry (from 0) waits random(0, min(cap, base·2^n)) ms, or Twilio's Retry-After if longer. Default 100. */
+  /** Backoff base; the n-th retry (from 0) waits random(0, min(cap, base·2^n)) ms, or Twilio's Retry-After if longer. */
   backoffBaseMs?: number;
-  /** Default 2000. */
   backoffCapMs?: number;
   /** The backoff's random source (tests). */
   random?: RandomSource;
 }
+
+/** The retries' backoff when none is given (and ACTION_RETRY_INITIAL_MS / ACTION_RETRY_MAX_MS's defaults). */
+export const RETRY_DEFAULTS = { baseMs: 100, capMs: 2000 } as const;
 
 /** An attempt is only sent with at least this long left before the deadline (the shortest request timeout). */
 const MIN_ATTEMPT_MS = 200;
@@ -124,7 +129,7 @@ export class ActionExecutor {
     private readonly audit: Audit,
     private readonly opts: ExecutorOptions,
   ) {
-    this.#backoff = { initialMs: opts.backoffBaseMs ?? 100, maxMs: opts.backoffCapMs ?? 2000, jitter: 'full' };
+    this.#backoff = { initialMs: opts.backoffBaseMs ?? RETRY_DEFAULTS.baseMs, maxMs: opts.backoffCapMs ?? RETRY_DEFAULTS.capMs, jitter: 'full' };
   }
 
   /** True once a handoff or end call went through (or found the call gone): no further action runs. */

@@ -15,6 +15,7 @@ import type { RuleBook } from '../rules/rule-book.js';
 import type { Action } from '../rules/schema.js';
 import type { AuditEntry, Store, TranscriptLine } from '../store/types.js';
 import type { TranscriberFactory, TranscriberHealth } from '../transcription/transcriber.js';
+import type { StreamAdmission as MediaStreamAdmission, StreamNotice, StreamRefusal, StreamSink, StreamStart } from '../media/stream-sink.js';
 import type { Assessment, Classifier, Track, Utterance } from '../types.js';
 import { CallSession } from './call-session.js';
 import { CallRegistry, type CallRegistryOptions } from './registry.js';
@@ -34,23 +35,9 @@ export interface MonitorOptions extends CallRegistryOptions {
   transcriberDrainMs?: number;
 }
 
-export interface StreamStart {
-  callSid: string;
-  streamSid: string;
-  tracks: Track[];
-  customParameters: Record<string, string>;
-  /** The path and query of the WebSocket request (`/media-stream?tenant=…`). */
-  path?: string;
-}
+type StreamAdmission = MediaStreamAdmission<CallSession>;
 
-/** Why a Media Stream may not join the call it names. */
-export type StreamRefusal = 'foreign account' | 'second stream' | 'stream reused' | 'not a re-created stream';
-
-export type StreamAdmission =
-  | { accepted: true; session: CallSession }
-  | { accepted: false; why: StreamRefusal | 'call not monitored' };
-
-export class CallMonitor {
+export class CallMonitor implements StreamSink<CallSession> {
   /** Creating, ending and storing calls, pause deadlines, the drain and start-up recovery. */
   readonly #calls: CallRegistry;
   readonly #sessions: Map<string, CallSession>;
@@ -142,6 +129,13 @@ export class CallMonitor {
     session.counters.frames++;
     if (!session.gate.admitFrame()) return;
     session.transcribers.get(track)?.pushAudio(payload, timestampMs);
+  }
+
+  /** A frame without audio: counted on the call (dashboard, metrics). */
+  streamNoticed(session: CallSession, notice: StreamNotice): void {
+    if (notice === 'bad frame') session.counters.badFrames++;
+    else if (notice === 'dtmf') session.counters.dtmf++;
+    else session.counters.marks++;
   }
 
   streamStopped(streamSid: string): void {

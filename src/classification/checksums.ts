@@ -32,10 +32,6 @@ export function cardNetwork(digits: string): string | null {
   return null;
 }
 
-export function isCardNumber(digits: string): boolean {
-  return cardNetwork(digits) !== null && luhnOk(digits);
-}
-
 /** SSA rules: area not 000, 666 or 9xx; group not 00; serial not 0000. */
 export function ssnValid(digits: string): boolean {
   if (!/^\d{9}$/.test(digits)) return false;

@@ -1,5 +1,8 @@
 // Finds sensitive data in what the caller says: card numbers (digits or spoken, Luhn checked, also read out over
 // several turns), SSNs, IBANs and account numbers, IDs, PINs and passwords, health details. Pure; never returns the value.
+// One file (over 300 lines): every detector reads the same digit runs and spoken numbers (numbers.ts) and the same
+// chain of earlier turns, and a card read out in pieces must not also count as an account number or an ID, so the
+// detectors are weighed against each other here, in one pass over the turn.
 
 import type { SensitiveCategory, Turn } from '../types.js';
 import { cardNetwork, ibanLength, ibanOk, luhnOk, ssnValid } from './checksums.js';

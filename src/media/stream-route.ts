@@ -1,17 +1,17 @@
-// The Media Streams WebSocket endpoint (/media-stream): signed upgrade, Twilio frames → CallMonitor.
+// The Media Streams WebSocket endpoint (/media-stream): signed upgrade, Twilio frames → a StreamSink (the CallMonitor).
 // A bad frame is counted, logged without its content, and dropped; the connection stays up. A stream that
 // is not its call's own (another account's, a second one for a live call, a reused streamSid, not the one
 // takeover re-creates after a pause) is closed with 1008 and changes nothing: the upgrade signature covers
 // only the URL, so it proves little on its own.
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallMonitor, StreamAdmission } from '../calls/monitor.js';
-import type { CallSession } from '../calls/call-session.js';
 import { requireTwilioSignature, type SignatureOptions } from '../twilio-signature.js';
 import { parseStreamMessage } from './protocol.js';
+import type { StreamAdmission, StreamSink } from './stream-sink.js';
 
-export interface MediaStreamOptions {
-  monitor: CallMonitor;
+export interface MediaStreamOptions<Handle = unknown> {
+  /** Where the streams' events go; an accepted stream's handle is all the route keeps of its call. */
+  monitor: StreamSink<Handle>;
   signature: SignatureOptions;
   /** Our account (TWILIO_ACCOUNT_SID): a `start` naming another is refused. */
   accountSid: string;
@@ -26,11 +26,12 @@ const MAX_BAD_FRAME_LOGS = 5;
 export const POLICY_VIOLATION = 1008;
 
 export const mediaStreamRoute: FastifyPluginAsync<MediaStreamOptions> = async (app, opts) => {
+  type Handle = unknown;
   app.get(
     '/media-stream',
     { websocket: true, preValidation: requireTwilioSignature(opts.signature, 'wss') },
     (socket: WebSocket, req) => {
-      let session: CallSession | undefined;
+      let session: Handle | undefined;
       // Set only once the stream is accepted: a refused stream's frames, stop and close reach no call.
       let streamSid: string | undefined;
       // A refused or stopped stream: nothing more this connection sends is looked at.
@@ -40,12 +41,12 @@ export const mediaStreamRoute: FastifyPluginAsync<MediaStreamOptions> = async (a
 
       const bad = (reason: string) => {
         badFrames++;
-        if (session) session.counters.badFrames++;
+        if (session) opts.monitor.streamNoticed(session, 'bad frame');
         opts.onBadFrame?.(reason);
         if (badFrames <= MAX_BAD_FRAME_LOGS) log.warn({ streamSid, reason }, 'dropped a malformed Media Stream frame');
       };
 
-      const admitted = (admission: StreamAdmission, callSid: string): CallSession | undefined => {
+      const admitted = (admission: StreamAdmission<Handle>, callSid: string): Handle | undefined => {
         if (admission.accepted) return admission.session;
         finished = true;
         if (admission.why === 'call not monitored') {
@@ -87,10 +88,10 @@ export const mediaStreamRoute: FastifyPluginAsync<MediaStreamOptions> = async (a
             return;
           }
           case 'dtmf':
-            if (session) session.counters.dtmf++;
+            if (session) opts.monitor.streamNoticed(session, 'dtmf');
             return;
           case 'mark':
-            if (session) session.counters.marks++;
+            if (session) opts.monitor.streamNoticed(session, 'mark');
             return;
           case 'stop':
             if (!session || ev.streamSid !== streamSid) return bad('stop for another stream');

@@ -1,5 +1,7 @@
 // The supervisors' takeover rules: a validated schema. A bad rule is refused with the path of the
 // field that is wrong; nothing here runs anything.
+// One file (just over 300 lines): the condition schema is recursive and the rule, the rule set and their size limits
+// refer to each other; the pattern checks are in pattern.ts.
 import { z } from 'zod';
 import { SENSITIVE_CATEGORIES } from '../types.js';
 import { PATTERN_LIMITS, patternProblem } from './pattern.js';

@@ -1,6 +1,8 @@
 // One emulated Twilio call: runs its TwiML (Media Streams to the service, real-time transcription
 // callbacks), plays a scenario's lines on the audio timeline, and changes as Twilio would when the
 // REST API updates it. Everything it does is appended to `events`.
+// One file (over 300 lines): the call's TwiML, its streams, its transcription and its timeline are one state that
+// Twilio's REST updates change together; the audio is in mulaw.ts, the REST API in emulator.ts.
 import { randomBytes } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import twilio from 'twilio';

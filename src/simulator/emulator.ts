@@ -7,6 +7,8 @@
 //   delay(op, n, ms)                   the next n are answered normally, ms late (a slow API);
 //   refuseConnections(ms)              for ms, the API port is closed (new connections: ECONNREFUSED) and open
 //                                      keep-alive connections are reset (ECONNRESET), as in an outage.
+// One file (over 300 lines): the REST paths share the calls, the fault modes and the error shapes; a call's own
+// behaviour is in call.ts.
 import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';

@@ -3,6 +3,8 @@
 // fails, it and every later one go to a bounded queue on local disk (write-queue.ts) and are retried, oldest
 // first, until the database takes them, also after a restart. Each entry and line gets an id when it is made, so
 // a write whose answer was lost is stored once. Everything else (reads, rules, tokens) passes straight through.
+// One file (over 300 lines): the order of writes is the whole point, so the writer, the fallback to the disk queue
+// and the replay share one queue and one lock; the disk format is in write-queue.ts.
 import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,5 +1,7 @@
 // The Store over SQL through kysely: one code path for SQLite (embedded, one process) and PostgreSQL
 // (several instances). Dialect differences stay in migrations.ts and createStore (index.ts).
+// One file (over 300 lines): it is the Store interface (types.ts) for SQL, one short query per method; splitting
+// it would split one implementation of one interface.
 import type { ColumnType, Generated, Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Rule } from '../rules/schema.js';

@@ -31,9 +31,12 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Writing last-used on every request would make each read a write. */
 const TOUCH_EVERY_MS = 60_000;
 
+/** Failed authentications per address per minute when none is given (AUTH_FAILURES_PER_MINUTE's default). */
+export const AUTH_FAILURES_PER_MINUTE = 10;
+
 export interface AuthOptions {
   store: Store;
-  /** Failed authentications per client address per minute; beyond it, that address's failing attempts get 429 (default 10). */
+  /** Failed authentications per client address per minute; beyond it, that address's failing attempts get 429. */
   failuresPerMinute?: number;
   /** Counts failed authentications by answer (rejected: 401, throttled: 429). */
   onFailure?: (outcome: 'rejected' | 'throttled') => void;
@@ -50,7 +53,7 @@ export async function guard(app: FastifyInstance, opts: AuthOptions): Promise<vo
   const now = opts.now ?? Date.now;
   // Addresses are kept in the plugin's LRU (5,000): a spray of addresses cannot grow memory without bound.
   await app.register(rateLimit, { global: false });
-  const countFailure = app.createRateLimit({ max: opts.failuresPerMinute ?? 10, timeWindow: 60_000 });
+  const countFailure = app.createRateLimit({ max: opts.failuresPerMinute ?? AUTH_FAILURES_PER_MINUTE, timeWindow: 60_000 });
 
   app.addHook('onRequest', async (req, reply) => {
     const at = now();

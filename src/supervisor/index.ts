@@ -41,17 +41,17 @@ export interface SupervisorOptions {
   dryRun: { timeoutMs: number; classifier?: ClassifierSettings };
   /** Days to keep calls, transcripts and the calls' audit entries (not the change audit); 0 keeps them forever. */
   retentionDays: number;
-  /** Queue of a supervisor's takeover when the request names none (default `support`). */
-  handoffQueue?: string;
+  /** Queue of a supervisor's takeover when the request names none (HANDOFF_QUEUE). */
+  handoffQueue: string;
   /** How often the retention job runs (default hourly). */
   retentionIntervalMs?: number;
   /** How often to pick up rule changes made by other instances (default 5 s; 0: never). */
   rulesRefreshMs?: number;
-  /** Failed authentications per client address per minute before 429 (default 10). */
+  /** Failed authentications per client address per minute before 429 (default AUTH_FAILURES_PER_MINUTE's). */
   authFailuresPerMinute?: number;
   /** SSE heartbeat (default 15 s); each one also checks the stream's token again. */
   eventsHeartbeatMs?: number;
-  /** Live-event streams per token and in all (default 10 and 200). */
+  /** Live-event streams per token and in all (default LIVE_FEEDS_PER_TOKEN's and LIVE_FEEDS_MAX's). */
   liveFeeds?: { perToken: number; total: number };
   /**
    * Above these the API answers 503 (0: that check is off). Only /api: Twilio's media stream and callbacks,
@@ -88,10 +88,10 @@ async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promis
       if (opts.pressure && !api.hasDecorator('isUnderPressure')) await api.register(underPressure, pressureOptions(opts.pressure, metrics));
       await guard(api, {
         store,
-        failuresPerMinute: opts.authFailuresPerMinute ?? 10,
+        failuresPerMinute: opts.authFailuresPerMinute,
         onFailure: (outcome) => metrics?.authFailures.inc({ outcome }),
       });
-      await api.register(callRoutes, { monitor: opts.monitor, store, bus: opts.bus, handoffQueue: opts.handoffQueue ?? 'support' });
+      await api.register(callRoutes, { monitor: opts.monitor, store, bus: opts.bus, handoffQueue: opts.handoffQueue });
       const dryRuns = new DryRunThreads({ timeoutMs: opts.dryRun.timeoutMs, classifier: opts.dryRun.classifier ?? opts.classifier });
       // Closing waits for requests in flight: a dry run must not hold it up for DRY_RUN_TIMEOUT_MS.
       api.addHook('preClose', async () => dryRuns.close());

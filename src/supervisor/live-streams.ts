@@ -18,6 +18,9 @@ export interface Refusal {
   error: string;
 }
 
+/** LIVE_FEEDS_PER_TOKEN and LIVE_FEEDS_MAX's defaults. */
+export const LIVE_FEED_DEFAULTS: LiveStreamLimits = { perToken: 10, total: 200 };
+
 export class LiveStreams {
   readonly #byToken = new Map<string, Set<() => void>>();
   /** Tokens revoked through this instance: a stream whose token check raced with the revocation ends as it opens. */
@@ -25,7 +28,7 @@ export class LiveStreams {
   #open = 0;
 
   constructor(
-    readonly limits: LiveStreamLimits = { perToken: 10, total: 200 },
+    readonly limits: LiveStreamLimits = LIVE_FEED_DEFAULTS,
     /** Told the number of open streams whenever it changes (a gauge). */
     private readonly onCount: (open: number) => void = () => undefined,
   ) {}
@@ -33,7 +36,7 @@ export class LiveStreams {
   /** Whether one more stream for the token would pass the limits; call it, then `add`, in the same tick. */
   refusal(tokenId: string, tokenName: string): Refusal | undefined {
     const { perToken, total } = this.limits;
-    if (this.count(tokenId) >= perToken) {
+    if ((this.#byToken.get(tokenId)?.size ?? 0) >= perToken) {
       return {
         limit: 'per_token',
         status: 429,
@@ -82,11 +85,6 @@ export class LiveStreams {
     for (const end of ends) end();
     this.#byToken.delete(tokenId);
     return ends.length;
-  }
-
-  /** How many streams are open with the token (all tokens when absent). */
-  count(tokenId?: string): number {
-    return tokenId === undefined ? this.#open : (this.#byToken.get(tokenId)?.size ?? 0);
   }
 
   #changed(by: number): void {

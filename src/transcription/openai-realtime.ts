@@ -4,6 +4,10 @@
 // Plain `ws`, not the openai SDK's OpenAIRealtimeWS helper: Node 20 pins us to openai 6.x, whose helper can only
 // open a conversation session (`?model=…`; `intent: 'transcription'` arrived in 7.5), and it forces the URL to
 // wss://, which a local ws:// double (tests, benchmark, demo) cannot serve. The wire types still come from the SDK.
+//
+// One file (over 300 lines): a track's socket, its backlog of unsent audio and its turns are one state machine (a
+// reconnect resends exactly the audio the dead session had not transcribed, and its turns keep their order);
+// the backlog's storage is audio-backlog.ts, the turn ordering turn-order.ts.
 import type {
   ConversationItemInputAudioTranscriptionCompletedEvent,
   ConversationItemInputAudioTranscriptionDeltaEvent,
@@ -32,36 +36,35 @@ export interface TranscriptionLogger {
 
 export interface OpenAIRealtimeOptions {
   apiKey: string;
-  /** Default `wss://api.openai.com/v1/realtime?intent=transcription` (no `model` in the URL: that opens a conversation). */
+  /** No `model` in the URL: that opens a conversation. */
   url?: string;
-  /** Default `gpt-4o-transcribe`. */
   model?: string;
   /** ISO-639-1, e.g. `en`; improves accuracy and latency. */
   language?: string;
   prompt?: string;
   /** Server VAD: when a turn starts and ends (and so when it is transcribed). */
   vad?: { threshold?: number; prefixPaddingMs?: number; silenceDurationMs?: number };
-  /** Default off (null): phone audio is already band-limited and Twilio applies its own processing. */
+  /** Off (null) by default: phone audio is already band-limited and Twilio applies its own processing. */
   noiseReduction?: 'near_field' | 'far_field' | null;
   /**
-   * 0 (default): one append per Twilio frame (20 ms). More: frames are joined into appends of about this much
-   * audio. 100 is recommended: a frame then waits at most 80 ms (40 on average) before it goes out, and the
-   * service spends about 40% less CPU per frame than with one append, which is one socket write, per frame.
+   * 0: one append per Twilio frame (20 ms). More: frames are joined into appends of about this much audio. The
+   * default, 100: a frame then waits at most 80 ms (40 on average) before it goes out, and the service spends about
+   * 40% less CPU per frame than with one append, which is one socket write, per frame.
    */
   batchMs?: number;
-  /** Which call tracks to transcribe. Default both: rules may match the agent's words too. */
+  /** Which call tracks to transcribe. Both by default: rules may match the agent's words too. */
   tracks?: Track[];
-  /** From opening the socket to `session.updated`. Default 5000. */
+  /** From opening the socket to `session.updated` (ms). */
   connectTimeoutMs?: number;
   /** Backoff between reconnect attempts (src/backoff.ts, half jitter): random in [½, 1] × min(max, initial × 2^attempt). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
-  /** Audio held per track while the provider is unreachable or slow (ms). Default 10000. */
+  /** Audio held per track while the provider is unreachable or slow (ms). */
   maxBufferedAudioMs?: number;
-  /** How long a later turn's transcript waits for an earlier one that is late (ms). Default 1500. */
+  /** How long a later turn's transcript waits for an earlier one that is late (ms). */
   turnWaitMs?: number;
   /**
    * Deltas arrive token by token; a partial Utterance goes out at most this often per turn (ms), carrying all the
-   * text so far. Default 200. 0: one partial per delta (a classifier then sees one-word fragments, and many of them).
+   * text so far. 0: one partial per delta (a classifier then sees one-word fragments, and many of them).
    */
   partialIntervalMs?: number;
   logger?: TranscriptionLogger;
@@ -90,6 +93,24 @@ export interface OpenAIRealtimeTranscription extends TranscriberFactory {
 }
 
 export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
+
+/**
+ * Every option's default, written once: config.ts takes its TRANSCRIBE_* / OPENAI_* defaults from here, and an option
+ * left out (a test, the benchmark, an embedding application) gets the same value the service runs with.
+ */
+export const REALTIME_DEFAULTS = {
+  url: DEFAULT_REALTIME_URL,
+  model: 'gpt-4o-transcribe',
+  vad: { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500 },
+  noiseReduction: null,
+  batchMs: 100,
+  tracks: ['inbound', 'outbound'],
+  connectTimeoutMs: 5000,
+  reconnect: { initialDelayMs: 250, maxDelayMs: 5000 },
+  maxBufferedAudioMs: 10_000,
+  turnWaitMs: 1500,
+  partialIntervalMs: 200,
+} as const satisfies Required<Omit<OpenAIRealtimeOptions, 'apiKey' | 'language' | 'prompt' | 'logger'>>;
 
 /** Above this many bytes queued on the socket, the provider is not keeping up: frames wait in the backlog. */
 const SOCKET_HIGH_WATER = 64 * 1024;
@@ -125,11 +146,13 @@ export function createOpenAIRealtimeTranscription(options: OpenAIRealtimeOptions
 type Settings = ReturnType<typeof resolve>;
 
 function resolve(o: OpenAIRealtimeOptions) {
-  const url = o.url ?? DEFAULT_REALTIME_URL;
+  const d = REALTIME_DEFAULTS;
+  const url = o.url ?? d.url;
   if (!/^wss?:\/\/[^/]/.test(url)) {
     throw new Error(`OpenAI Realtime URL "${url}" must start with wss:// (or ws:// for a local server), e.g. ${DEFAULT_REALTIME_URL}`);
   }
-  const model = o.model ?? 'gpt-4o-transcribe';
+  const model = o.model ?? d.model;
+  const noiseReduction = o.noiseReduction ?? d.noiseReduction;
   const session: RealtimeTranscriptionSessionCreateRequest = {
     type: 'transcription',
     audio: {
@@ -138,12 +161,12 @@ function resolve(o: OpenAIRealtimeOptions) {
         transcription: { model, ...(o.language ? { language: o.language } : {}), ...(o.prompt ? { prompt: o.prompt } : {}) },
         turn_detection: {
           type: 'server_vad',
-          threshold: o.vad?.threshold ?? 0.5,
-          prefix_padding_ms: o.vad?.prefixPaddingMs ?? 300,
-          silence_duration_ms: o.vad?.silenceDurationMs ?? 500,
+          threshold: o.vad?.threshold ?? d.vad.threshold,
+          prefix_padding_ms: o.vad?.prefixPaddingMs ?? d.vad.prefixPaddingMs,
+          silence_duration_ms: o.vad?.silenceDurationMs ?? d.vad.silenceDurationMs,
         },
         // Left out when off: a new session starts without noise reduction.
-        ...(o.noiseReduction ? { noise_reduction: { type: o.noiseReduction } } : {}),
+        ...(noiseReduction ? { noise_reduction: { type: noiseReduction } } : {}),
       },
     },
   };
@@ -154,15 +177,15 @@ function resolve(o: OpenAIRealtimeOptions) {
     sessionUpdate: JSON.stringify(update),
     // whisper-1 sends the whole turn so far in each delta rather than an increment [unconfirmed, twilio-facts §3a].
     wholeDeltas: model === 'whisper-1',
-    prefixPaddingMs: o.vad?.prefixPaddingMs ?? 300,
-    batchBytes: Math.max(0, Math.round((o.batchMs ?? 0) * BYTES_PER_MS)),
-    tracks: o.tracks ?? (['inbound', 'outbound'] as Track[]),
-    connectTimeoutMs: o.connectTimeoutMs ?? 5000,
-    initialDelayMs: o.reconnect?.initialDelayMs ?? 250,
-    maxDelayMs: o.reconnect?.maxDelayMs ?? 5000,
-    maxBufferedAudioMs: o.maxBufferedAudioMs ?? 10_000,
-    turnWaitMs: o.turnWaitMs ?? 1500,
-    partialIntervalMs: o.partialIntervalMs ?? 200,
+    prefixPaddingMs: o.vad?.prefixPaddingMs ?? d.vad.prefixPaddingMs,
+    batchBytes: Math.max(0, Math.round((o.batchMs ?? d.batchMs) * BYTES_PER_MS)),
+    tracks: o.tracks ?? (d.tracks as readonly Track[]),
+    connectTimeoutMs: o.connectTimeoutMs ?? d.connectTimeoutMs,
+    initialDelayMs: o.reconnect?.initialDelayMs ?? d.reconnect.initialDelayMs,
+    maxDelayMs: o.reconnect?.maxDelayMs ?? d.reconnect.maxDelayMs,
+    maxBufferedAudioMs: o.maxBufferedAudioMs ?? d.maxBufferedAudioMs,
+    turnWaitMs: o.turnWaitMs ?? d.turnWaitMs,
+    partialIntervalMs: o.partialIntervalMs ?? d.partialIntervalMs,
     log: o.logger ?? silentLogger,
   };
 }

@@ -39,7 +39,7 @@ export class TurnOrder {
 
   constructor(
     private readonly deliver: (t: TurnTranscript) => void,
-    private readonly waitMs = 1500,
+    private readonly waitMs: number,
   ) {}
 
   /** A turn the provider announced (speech started, or audio committed after `previousItemId`). */

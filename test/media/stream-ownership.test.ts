@@ -46,7 +46,7 @@ beforeAll(async () => {
     speed: 8,
     env: { LOG_LEVEL: 'info', CLASSIFIER: 'local' },
     parts: {
-      transcribers: createOpenAIRealtimeTranscription({ apiKey: 'sk-test', url: double.url, vad: { silenceDurationMs: 300 } }),
+      transcribers: createOpenAIRealtimeTranscription({ apiKey: 'sk-test', url: double.url, vad: { silenceDurationMs: 300 }, batchMs: 0 }),
       classifier: createClassifier({ kind: 'local' }),
       rules: new RuleBook([...defaultRules]),
       logDestination,

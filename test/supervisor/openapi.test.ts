@@ -46,8 +46,17 @@ it('serves the OpenAPI document with every route of docs/supervisor-api.md', asy
   const ruleBody = doc.paths['/api/rules']!.post.requestBody.content['application/json'].schema;
   expect(ruleBody.required).toEqual(expect.arrayContaining(['id', 'when', 'action']));
   // A condition nests conditions: it is a shared schema that the rule refers to from the document's root.
-  expect(ruleBody.properties.when).toEqual({ $ref: '#/components/schemas/Condition' });
-  expect(JSON.stringify((doc as any).components.schemas.Condition)).toContain('wants_human');
+  // (as a request it is ConditionInput, as an answer Condition: fastify-type-provider-zod's names for the two sides).
+  expect(ruleBody.properties.when).toEqual({ $ref: '#/components/schemas/ConditionInput' });
+  const ruleAnswer = doc.paths['/api/rules/{id}']!.get.responses['200'].content['application/json'].schema;
+  expect(ruleAnswer.properties.when).toEqual({ $ref: '#/components/schemas/Condition' });
+  const schemas = (doc as any).components.schemas as Record<string, unknown>;
+  expect(JSON.stringify(schemas.ConditionInput)).toContain('wants_human');
+  expect(JSON.stringify(schemas.Condition)).toContain('wants_human');
+  // Every reference in the document resolves.
+  const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
+  expect(refs.length).toBeGreaterThan(0);
+  for (const ref of refs) expect(ref.startsWith('#/components/schemas/') && ref.slice('#/components/schemas/'.length) in schemas, ref).toBe(true);
   const takeover = doc.paths['/api/calls/{callSid}/takeover']!.post;
   expect(takeover.parameters[0]).toMatchObject({ name: 'callSid', in: 'path', required: true });
   expect(Object.keys(takeover.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));

@@ -31,6 +31,8 @@ async function setUp(doubleOptions: RealtimeDoubleOptions = {}, options: Partial
     language: 'en',
     vad: { silenceDurationMs: 300 },
     reconnect: { initialDelayMs: 10, maxDelayMs: 40 },
+    // One append per frame unless a test batches: what is sent can then be counted frame by frame.
+    batchMs: 0,
     ...options,
   });
   const utterances: Utterance[] = [];

@@ -74,6 +74,7 @@ async function start(options: { rules?: RuleInput[]; speed?: number; transcripti
     url: r.double.url,
     vad: { silenceDurationMs: 300 },
     reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    batchMs: 0,
     logger: pino({ level: 'debug' }, logDestination),
     ...options.transcription,
   });

@@ -1,6 +1,7 @@
 // GET /api/audit: the audit trail across calls, newest first; `callSid=` (empty) lists the changes made
 // through this API, which belong to no call.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditKind, Store } from '../../store/types.js';
 import { answers, auditEntryBody } from '../http.js';
@@ -8,7 +9,7 @@ import { answers, auditEntryBody } from '../http.js';
 const KINDS = ['assessment', 'decision', 'attempt', 'outcome', 'gate', 'transcriber', 'call', 'supervisor'] as const satisfies readonly AuditKind[];
 
 export async function auditRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
-  app.get(
+  app.withTypeProvider<ZodTypeProvider>().get(
     '/audit',
     {
       config: { role: 'viewer' },
@@ -32,6 +33,6 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
         }),
       },
     },
-    async (req) => ({ entries: await opts.store.queryAudit(req.query as Parameters<Store['queryAudit']>[0]) }),
+    async (req) => ({ entries: await opts.store.queryAudit(req.query) }),
   );
 }

@@ -1,49 +1,31 @@
 // /api/calls: live calls from the CallMonitor, recent ones from the store, one call in detail, and the
 // supervisor's own actions, which go through the monitor so that they get the guarantees a rule's action gets.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Bus, SupervisorCommand } from '../../bus/types.js';
 import type { CallMonitor } from '../../calls/monitor.js';
-import type { CallSession } from '../../calls/call-session.js';
 import { actionSchema, type Action } from '../../rules/schema.js';
-import type { AuditEntry, CallRecord, Store } from '../../store/types.js';
+import type { Store } from '../../store/types.js';
 import { SENSITIVE_CATEGORIES } from '../../types.js';
 import { actorOf } from '../auth.js';
 import { answers, ApiError, auditEntryBody } from '../http.js';
-import { maskNumber } from '../mask.js';
+import {
+  actionAnswer,
+  assessmentsFromAudit,
+  assessmentsOf,
+  callSummary,
+  decisionsFromAudit,
+  fromAudit,
+  fromRecord,
+  fromSession,
+  lastFailureOf,
+  withHistory,
+} from '../call-views.js';
 
-const callState = z.enum(['monitoring', 'paused', 'handed_off', 'ended']);
-
-const callSummary = z.object({
-  callSid: z.string(),
-  state: callState,
-  /** Why transcription is degraded, or null. */
-  degraded: z.string().nullable(),
-  startedAt: z.number(),
-  endedAt: z.number().nullable(),
-  from: z.string().nullable().describe('masked, e.g. +1555•••0001'),
-  to: z.string().nullable().describe('masked'),
-  lastFrustration: z.number().nullable(),
-  /** True while this instance monitors the call (it can act on it). */
-  live: z.boolean(),
-  /** While paused: when the pause ends by itself (epoch ms); null otherwise, or when only a supervisor resumes it. */
-  pausedUntil: z.number().nullable(),
-  /**
-   * The failure of the call's latest action, if that action failed (after its retries): what the live feed's `alert`
-   * said. `privacy`: a pause failed, so Twilio may still be recording or transcribing.
-   */
-  lastFailure: z
-    .object({ kind: z.enum(['action', 'privacy']), action: z.string(), reason: z.string(), at: z.number() })
-    .nullable(),
-});
-type CallSummary = z.infer<typeof callSummary>;
 
 const callSidParams = z.object({ callSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a Twilio call SID: CA followed by 32 hex digits') });
 
-const actionAnswer = z.object({
-  result: z.enum(['done', 'gone', 'skipped', 'failed', 'observed']),
-  detail: z.string(),
-});
 
 const reason = z.string().trim().min(1).max(200).optional().describe('why, for the audit trail and the handoff brief');
 
@@ -55,7 +37,8 @@ export interface CallRoutesOptions {
   handoffQueue: string;
 }
 
-export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions): Promise<void> {
+export async function callRoutes(plain: FastifyInstance, opts: CallRoutesOptions): Promise<void> {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const { monitor, store } = opts;
 
   app.get(
@@ -73,7 +56,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
       },
     },
     async (req) => {
-      const { state, limit } = req.query as { state?: 'live' | 'recent'; limit: number };
+      const { state, limit } = req.query;
       const live = [...monitor.sessions.values()]
         .filter((s) => s.endedAt === undefined)
         .sort((a, b) => b.startedAt - a.startedAt)
@@ -136,7 +119,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
       },
     },
     async (req) => {
-      const { callSid } = req.params as { callSid: string };
+      const { callSid } = req.params;
       const session = monitor.session(callSid);
       const [record, transcript, audit] = await Promise.all([store.getCall(callSid), store.transcript(callSid), store.audit(callSid)]);
       if (!session && !record && audit.length === 0) {
@@ -167,156 +150,41 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
     throw new ApiError(503, `the instance holding call ${command.callSid} cannot be reached (${answer.detail}); ${what}`);
   };
 
-  const act = (path: string, summary: string, body: z.ZodType | undefined, toAction: (body: Record<string, unknown>) => Action | 'resume') =>
-    app.post(
-      `/calls/:callSid/${path}`,
-      {
-        config: { role: 'supervisor' },
-        schema: { summary, tags: ['calls'], params: callSidParams, ...(body ? { body } : {}), response: answers({ 200: actionAnswer }, [404, 503]) },
-      },
-      async (req, reply) => {
-        const { callSid } = req.params as { callSid: string };
-        const input = (req.body ?? {}) as Record<string, unknown>;
-        const action = toAction(input);
-        const actor = actorOf(req);
-        const why = typeof input.reason === 'string' ? input.reason : `${path} by ${actor}`;
-        const command: SupervisorCommand =
-          action === 'resume' ? { op: 'resume', callSid, actor } : { op: 'act', callSid, action, actor, reason: why };
-        // The instance that holds the call's stream runs it: this one, or another reached over the bus.
-        const outcome = monitor.session(callSid) ? await monitor.command(command) : await elsewhere(command, reply);
-        req.auditDetail = { action: action === 'resume' ? 'resume' : action, reason: why, outcome };
-        return outcome;
-      },
-    );
+  /** Runs a supervisor's action where the call is, and answers its outcome. */
+  const perform = async (req: FastifyRequest<{ Params: { callSid: string } }>, reply: FastifyReply, verb: string, action: Action | 'resume', reason?: string) => {
+    const { callSid } = req.params;
+    const actor = actorOf(req);
+    const why = reason ?? `${verb} by ${actor}`;
+    const command: SupervisorCommand = action === 'resume' ? { op: 'resume', callSid, actor } : { op: 'act', callSid, action, actor, reason: why };
+    // The instance that holds the call's stream runs it: this one, or another reached over the bus.
+    const outcome = monitor.session(callSid) ? await monitor.command(command) : await elsewhere(command, reply);
+    req.auditDetail = { action: action === 'resume' ? 'resume' : action, reason: why, outcome };
+    // An outcome may come from another instance over the bus, as JSON: it is checked like any input.
+    return actionAnswer.parse(outcome);
+  };
+  const acting = <B extends z.ZodType>(summary: string, body: B) => ({
+    config: { role: 'supervisor' as const },
+    schema: { summary, tags: ['calls'], params: callSidParams, body, response: answers({ 200: actionAnswer }, [404, 503]) },
+  });
 
-  act('takeover', 'Hand the call to a person now', z.object({ queue: z.string().trim().min(1).max(64).optional(), reason }).strict(), (b) =>
-    actionSchema.parse({ type: 'handoff', to: { queue: (b.queue as string | undefined) ?? opts.handoffQueue } }),
+  app.post(
+    '/calls/:callSid/takeover',
+    acting('Hand the call to a person now', z.object({ queue: z.string().trim().min(1).max(64).optional(), reason }).strict()),
+    async (req, reply) =>
+      perform(req, reply, 'takeover', actionSchema.parse({ type: 'handoff', to: { queue: req.body.queue ?? opts.handoffQueue } }), req.body.reason),
   );
-  act(
-    'pause',
-    'Pause transcription now (privacy)',
-    z.object({ resumeAfterSeconds: z.number().min(0).max(3600).optional().describe('default 60; 0: only a supervisor resumes'), reason }).strict(),
-    (b) => actionSchema.parse({ type: 'pause', resumeAfterSeconds: b.resumeAfterSeconds }),
+  app.post(
+    '/calls/:callSid/pause',
+    acting(
+      'Pause transcription now (privacy)',
+      z.object({ resumeAfterSeconds: z.number().min(0).max(3600).optional().describe('default 60; 0: only a supervisor resumes'), reason }).strict(),
+    ),
+    async (req, reply) => perform(req, reply, 'pause', actionSchema.parse({ type: 'pause', resumeAfterSeconds: req.body.resumeAfterSeconds }), req.body.reason),
   );
-  act('resume', 'Resume transcription of a paused call', z.object({ reason }).strict(), () => 'resume');
-  act('end', 'End the call', z.object({ reason }).strict(), () => ({ type: 'end_call' }));
-}
-
-function fromSession(s: CallSession): CallSummary {
-  return {
-    callSid: s.callSid,
-    state: s.state,
-    degraded: s.degraded ?? null,
-    startedAt: s.startedAt,
-    endedAt: s.endedAt ?? null,
-    from: maskNumber(s.from),
-    to: maskNumber(s.to),
-    lastFrustration: s.frustrationTrend(1)[0] ?? null,
-    live: s.endedAt === undefined,
-    pausedUntil: s.state === 'paused' ? (s.pausedUntil ?? null) : null,
-    lastFailure: null,
-  };
-}
-
-function fromRecord(c: CallRecord): CallSummary {
-  return {
-    callSid: c.callSid,
-    state: c.status,
-    degraded: null,
-    startedAt: c.startedAt,
-    endedAt: c.endedAt ?? null,
-    from: maskNumber(c.from),
-    to: maskNumber(c.to),
-    lastFrustration: null,
-    live: false,
-    pausedUntil: c.status === 'paused' && c.endedAt === undefined ? (c.pausedUntil ?? null) : null,
-    lastFailure: null,
-  };
-}
-
-/**
- * Fills in from the audit trail what neither the session nor the record holds: the last assessed frustration of a
- * call no longer live, and the failure of its latest action. Two small indexed reads a call (one more when it failed).
- */
-async function withHistory(store: Store, c: CallSummary): Promise<CallSummary> {
-  const [assessment, outcomes] = await Promise.all([
-    c.lastFrustration === null ? store.queryAudit({ callSid: c.callSid, kind: 'assessment', limit: 1 }) : Promise.resolve([]),
-    store.queryAudit({ callSid: c.callSid, kind: 'outcome', limit: 20 }),
-  ]);
-  const lastFrustration = c.lastFrustration ?? (assessment[0] ? Number(assessment[0].data.frustration ?? 0) : null);
-  if (!outcomes.some((e) => e.decisionId && e.data.result === 'failed')) return { ...c, lastFrustration };
-  const decisions = await store.queryAudit({ callSid: c.callSid, kind: 'decision', limit: 100 });
-  return { ...c, lastFrustration, lastFailure: lastFailureOf([...decisions, ...outcomes]) };
-}
-
-const ACTION_WORDS: Record<string, string> = { handoff: 'handoff', end_call: 'ending the call', pause: 'pause' };
-
-/**
- * The call's latest failed action in the words of the live `alert` (src/calls/monitor.ts), from its decision and
- * outcome entries; null when none failed, or the same action succeeded since (a take over after a failed handoff).
- * A failed pause is a privacy failure: the gate stays closed, but Twilio may still be recording or transcribing.
- */
-export function lastFailureOf(audit: AuditEntry[]): CallSummary['lastFailure'] {
-  const actionOf = (decisionId: string | undefined) => {
-    const decision = audit.find((e) => e.kind === 'decision' && e.decisionId === decisionId);
-    return String((decision?.data.action as { type?: string } | undefined)?.type ?? 'action');
-  };
-  const outcomes = audit.filter((e) => e.kind === 'outcome' && e.decisionId).sort((a, b) => a.at - b.at);
-  const latest = outcomes.filter((e) => e.data.result === 'failed').at(-1);
-  if (!latest) return null;
-  const action = actionOf(latest.decisionId);
-  if (outcomes.some((e) => e.at > latest.at && e.data.result === 'done' && actionOf(e.decisionId) === action)) return null;
-  const failure = latest.data.failure as { step?: string; attempts?: number; summary?: string } | undefined;
-  const why = failure?.summary ? `${failure.summary}${(failure.attempts ?? 0) > 0 && failure.step ? ` (${failure.step})` : ''}` : String(latest.data.detail ?? '');
-  const what = ACTION_WORDS[action] ?? action;
-  const privacy = action === 'pause';
-  const reason = privacy ? `${what} failed: Twilio's recording and transcription may still be running; ${why}` : `${what} failed: ${why}`;
-  return { kind: privacy ? 'privacy' : 'action', action, reason, at: latest.at };
-}
-
-/** A call known only from its audit trail (e.g. its record was not written yet). */
-function fromAudit(callSid: string, audit: AuditEntry[]): CallSummary {
-  return { ...fromRecord({ callSid, customParameters: {}, startedAt: audit[0]!.at, status: 'ended' }), endedAt: null };
-}
-
-function assessmentsOf(s: CallSession) {
-  return s.turns
-    .filter((t) => t.assessment)
-    .map((t) => {
-      const a = t.assessment!;
-      return { at: t.at, frustration: a.frustration, sentiment: a.sentiment, wantsHuman: a.wantsHuman, sensitive: a.sensitive, source: a.source };
-    });
-}
-
-function assessmentsFromAudit(audit: AuditEntry[]) {
-  return audit
-    .filter((e) => e.kind === 'assessment')
-    .map((e) => ({
-      at: e.at,
-      frustration: Number(e.data.frustration ?? 0),
-      sentiment: Number(e.data.sentiment ?? 0),
-      wantsHuman: Boolean(e.data.wantsHuman),
-      sensitive: (e.data.sensitive ?? []) as (typeof SENSITIVE_CATEGORIES)[number][],
-      source: e.actor.startsWith('classifier:') ? e.actor.slice('classifier:'.length) : null,
-    }));
-}
-
-function decisionsFromAudit(audit: AuditEntry[]) {
-  const outcomes = new Map<string, { result: string; detail: string }>();
-  for (const e of audit) {
-    if (e.kind === 'outcome' && e.decisionId) outcomes.set(e.decisionId, { result: String(e.data.result), detail: String(e.data.detail ?? '') });
-  }
-  return audit
-    .filter((e) => e.kind === 'decision' && e.decisionId)
-    .map((e) => ({
-      at: e.at,
-      decisionId: e.decisionId!,
-      ruleId: String(e.data.ruleId ?? ''),
-      actor: e.actor,
-      action: String((e.data.action as { type?: string } | undefined)?.type ?? ''),
-      mode: String(e.data.mode ?? ''),
-      reason: String(e.data.reason ?? ''),
-      note: typeof e.data.note === 'string' ? e.data.note : null,
-      outcome: (outcomes.get(e.decisionId!) as z.infer<typeof actionAnswer> | undefined) ?? null,
-    }));
+  app.post('/calls/:callSid/resume', acting('Resume transcription of a paused call', z.object({ reason }).strict()), async (req, reply) =>
+    perform(req, reply, 'resume', 'resume', req.body.reason),
+  );
+  app.post('/calls/:callSid/end', acting('End the call', z.object({ reason }).strict()), async (req, reply) =>
+    perform(req, reply, 'end', { type: 'end_call' }, req.body.reason),
+  );
 }

@@ -1,6 +1,7 @@
 // /api/rules: read, create, change, delete, enable and disable rules; their versions and rollback; and the
 // dry run. Every change goes through RuleSets: validated, saved as a new version, then run.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { checkRuleBounds, parseRule, parseRuleSet, RULE_LIMITS, ruleSchema, RuleValidationError, type Rule } from '../../rules/schema.js';
 import { RuleExistsError, RuleNotFoundError, VersionNotFoundError, type RuleSets } from '../../store/rule-sets.js';
@@ -46,7 +47,8 @@ export interface RuleRoutesOptions {
   dryRuns: DryRunThreads;
 }
 
-export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions): Promise<void> {
+export async function ruleRoutes(plain: FastifyInstance, opts: RuleRoutesOptions): Promise<void> {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const { ruleSets, store } = opts;
 
   app.get(
@@ -74,7 +76,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
     },
     async (req) => {
       await ruleSets.current();
-      return { versions: await store.listRuleSetVersions({ limit: (req.query as { limit: number }).limit }) };
+      return { versions: await store.listRuleSetVersions({ limit: req.query.limit }) };
     },
   );
 
@@ -90,7 +92,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
       },
     },
     async (req) => {
-      const { version } = req.params as { version: number };
+      const { version } = req.params;
       const found = await store.ruleSetVersion(version);
       if (!found) throw new VersionNotFoundError(version);
       return found;
@@ -101,7 +103,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
     '/rules/:id',
     { config: { role: 'viewer' }, schema: { summary: 'One rule', tags: ['rules'], params: ruleIdParams, response: answers({ 200: ruleSchema }, [404]) } },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const rule = (await ruleSets.current()).rules.find((r) => r.id === id);
       if (!rule) throw new RuleNotFoundError(id);
       return rule;
@@ -120,7 +122,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
       },
     },
     async (req, reply) => {
-      const rule = req.body as Rule;
+      const rule = req.body;
       if (RESERVED_IDS.has(rule.id)) throw new ApiError(400, `"${rule.id}" cannot be a rule id (it names a route): pick another`, [{ path: 'id', message: 'reserved' }]);
       const change = `created rule "${rule.id}"`;
       const saved = await ruleSets.change(actorOf(req), change, (rules) => {
@@ -145,8 +147,8 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const body = req.body as Record<string, unknown>;
+      const { id } = req.params;
+      const body = req.body;
       if (body.id !== undefined && body.id !== id) {
         throw new ApiError(400, `the body's id "${String(body.id)}" differs from the path's "${id}": ids cannot change (create a new rule and delete this one)`, [
           { path: 'id', message: `must be "${id}"` },
@@ -167,7 +169,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
       schema: { summary: 'Delete a rule', tags: ['rules'], params: ruleIdParams, response: answers({ 200: z.object({ version: z.number().int() }) }, [404]) },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const change = `deleted rule "${id}"`;
       const saved = await ruleSets.change(actorOf(req), change, (rules) => {
         if (!rules.some((r) => r.id === id)) throw new RuleNotFoundError(id);
@@ -187,7 +189,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
         schema: { summary: `${enabled ? 'Enable' : 'Disable'} a rule`, tags: ['rules'], params: ruleIdParams, response: answers({ 200: versionAndRule }, [404]) },
       },
       async (req) => {
-        const { id } = req.params as { id: string };
+        const { id } = req.params;
         const change = `${verb}d rule "${id}"`;
         const saved = await ruleSets.change(actorOf(req), change, (rules) => replaceRule(rules, id, (r) => ({ ...r, enabled })));
         req.auditDetail = { change, version: saved.version };
@@ -208,7 +210,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
       },
     },
     async (req) => {
-      const { version } = req.body as { version: number };
+      const { version } = req.body;
       const saved = await ruleSets.rollback(actorOf(req), version);
       req.auditDetail = { change: saved.change, version: saved.version };
       return { version: saved.version, rules: saved.rules };
@@ -247,7 +249,7 @@ export async function ruleRoutes(app: FastifyInstance, opts: RuleRoutesOptions):
       },
     },
     async (req, reply) => {
-      const body = req.body as z.infer<typeof dryRunBody>;
+      const body = req.body;
       const rules = body.rules !== undefined ? candidate(body.rules) : (await ruleSets.current()).rules;
       let turns = body.transcript;
       let call = body.call ?? { customParameters: {} };

@@ -1,6 +1,7 @@
 // /api/tokens: admins list, create and revoke API tokens. A secret is shown once, in the create answer.
 // /api/me: any token, its own name and role.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { TOKEN_ROLES, type Store } from '../../store/types.js';
 import type { LiveStreams } from '../live-streams.js';
@@ -22,7 +23,8 @@ export interface TokenRoutesOptions {
   streams?: LiveStreams;
 }
 
-export async function tokenRoutes(app: FastifyInstance, opts: TokenRoutesOptions): Promise<void> {
+export async function tokenRoutes(plain: FastifyInstance, opts: TokenRoutesOptions): Promise<void> {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const { store } = opts;
 
   // Who the token is: the dashboard shows it, and offers only what the role may do.
@@ -64,7 +66,7 @@ export async function tokenRoutes(app: FastifyInstance, opts: TokenRoutesOptions
       },
     },
     async (req, reply) => {
-      const { id, name, role, token } = await issueToken(store, req.body as { name: string; role: (typeof TOKEN_ROLES)[number] });
+      const { id, name, role, token } = await issueToken(store, req.body);
       // The audit entry names the new token, never its secret.
       req.auditDetail = { change: `created token "${name}" (${role})`, id };
       return reply.code(201).send({ id, name, role, token });
@@ -75,10 +77,10 @@ export async function tokenRoutes(app: FastifyInstance, opts: TokenRoutesOptions
     '/tokens/:id',
     {
       config: { role: 'admin' },
-      schema: { summary: 'Revoke a token', tags: ['tokens'], params: z.object({ id: z.string().min(1).max(64) }), response: answers({}, [404]) },
+      schema: { summary: 'Revoke a token', tags: ['tokens'], params: z.object({ id: z.string().min(1).max(64) }), response: answers({ 204: z.undefined().describe('revoked') }, [404]) },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       if (!(await store.revokeToken(id, Date.now()))) throw new ApiError(404, `no token with id ${id}: list them with GET /api/tokens`);
       // The API refuses the token from now on; its live-event streams on this instance end now too (on the
       // other instances, at their next heartbeat).
