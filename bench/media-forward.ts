@@ -6,7 +6,9 @@
 // interleave the phases, and the median of the rounds is reported. Goal: forwarding costs at most 1.25× the reference.
 // The default forwards with batchMs 100, the setting the README recommends (TRANSCRIBE_BATCH_MS=100); add
 // `--batch-ms 0,100` to compare with one append per frame.
-// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR]
+// Memory per call: the server's RSS while the streams run, minus its RSS before they connected, over the streams.
+// Servers run with `npm start`'s Node flags (none); `--node-flags` measures others (e.g. --max-semi-space-size=64).
+// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --node-flags "--max-semi-space-size=64"]
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     sink: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
     'cpu-prof': { type: 'string' },
+    /** Node flags for every server measured (default: none, as `npm start`). */
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const streams = Number(values.streams);
@@ -42,8 +46,8 @@ const GOAL = 1.25;
 function child(file: string, args: string[] = [], nodeFlags: string[] = []): ChildProcess {
   return fork(new URL(file, import.meta.url).pathname, args, { execArgv: ['--import', 'tsx', ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
-/** Every server measured (the reference too) runs with the flags `npm start` gives the service. */
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'];
+/** Every server measured (the reference too) runs with the same flags: `npm start`'s (none) unless --node-flags. */
+const SERVER_NODE_FLAGS = values['node-flags'].split(' ').filter(Boolean);
 function next<T>(proc: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const on = (m: { type: string }) => {
@@ -81,9 +85,16 @@ interface Measured {
   framesDropped?: number;
   /** Provider sessions opened while measuring (reconnects): 0 on a healthy run. */
   sessionsOpened?: number;
+  /** RSS before the streams connected (MB). */
+  idleRssMb: number;
+  /** (RSS at the end of the window − idle RSS) / streams, and the same for the JS heap and for Buffers. */
+  memoryPerCallKb: number;
+  heapPerCallKb: number;
+  buffersPerCallKb: number;
 }
 interface Snapshot {
   cpu: NodeJS.CpuUsage;
+  memory: NodeJS.MemoryUsage;
   at: number;
   frames: number;
   appends?: number;
@@ -110,6 +121,7 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
   const load = child('./media-load.ts');
   try {
     const { url, accountSid } = await next<{ url: string; accountSid: string }>(server, 'listening');
+    const idle = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
     load.send({ type: 'run', url, accountSid, streams, tracks: mode === 'connected' ? ['inbound', 'outbound'] : ['inbound'] });
     await next(load, 'ready');
     await sleep(warmup);
@@ -133,6 +145,10 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
       framesPerSecPerCore: Math.round((frames / cpuUs) * 1e6),
       framesPerSec: Math.round(frames / wallS),
       serverCpuCores: round(cpuUs / 1e6 / wallS, 2),
+      idleRssMb: round(idle.memory.rss / 2 ** 20, 1),
+      memoryPerCallKb: round((s1.memory.rss - idle.memory.rss) / 1024 / streams, 1),
+      heapPerCallKb: round((s1.memory.heapUsed - idle.memory.heapUsed) / 1024 / streams, 1),
+      buffersPerCallKb: round((s1.memory.arrayBuffers - idle.memory.arrayBuffers) / 1024 / streams, 1),
     };
     if (s1.appends !== undefined) out.appendsPerSec = Math.round((s1.appends - (s0.appends ?? 0)) / wallS);
     if (s1.framesDropped !== undefined) out.framesDropped = s1.framesDropped - (s0.framesDropped ?? 0);
@@ -165,6 +181,16 @@ for (let r = 0; r < rounds; r++) {
   if (phases.includes('forwarding')) for (const b of batches) fwd.get(b)!.push(await measure('forwarding', b));
 }
 
+/** Medians of the memory figures of `runs`. */
+const memory = (runs: Measured[]) =>
+  runs.length
+    ? {
+        memoryPerCallKb: median(runs.map((m) => m.memoryPerCallKb)),
+        heapPerCallKb: median(runs.map((m) => m.heapPerCallKb)),
+        buffersPerCallKb: median(runs.map((m) => m.buffersPerCallKb)),
+        idleRssMb: median(runs.map((m) => m.idleRssMb)),
+      }
+    : {};
 const refUs = refs.length ? median(refs.map((m) => m.cpuUsPerFrame)) : NaN;
 const naiveUs = naive.length ? median(naive.map((m) => m.cpuUsPerFrame)) : NaN;
 const recvUs = received.length ? median(received.map((m) => m.cpuUsPerFrame)) : NaN;
@@ -177,11 +203,12 @@ console.log(
     secondsMeasured: seconds,
     rounds,
     recommendedBatchMs: RECOMMENDED_BATCH_MS,
-    reference: { what: 'bare ws server, JSON.parse per frame', cpuUsPerFrame: refUs, runs: refs },
+    reference: { what: 'bare ws server, JSON.parse per frame', cpuUsPerFrame: refUs, ...memory(refs), runs: refs },
     plainForwarder: {
       what: 'bare ws server: JSON.parse, decode and re-encode the payload, one append per frame to the double (the issue says about 2x)',
       cpuUsPerFrame: naiveUs,
       ratioToReference: round(naiveUs / refUs, 2),
+      ...memory(naive),
       runs: naive,
     },
     writeFloor: phases.includes('floor')
@@ -201,12 +228,14 @@ console.log(
       what: 'the service with nothing to forward to (Twilio transcription): /media-stream → parse → CallMonitor.streamMedia',
       cpuUsPerFrame: recvUs,
       ratioToReference: round(recvUs / refUs, 2),
+      ...memory(received),
       runs: received,
     },
     connectedIdle: {
       what: 'the service receiving, with an OpenAI Realtime session open per call that gets no audio (outbound track only): what open provider sockets cost',
       cpuUsPerFrame: connectedUs,
       ratioToReference: round(connectedUs / refUs, 2),
+      ...memory(connected),
       runs: connected,
     },
     forwarding: batches.map((batchMs) => {
@@ -223,6 +252,7 @@ console.log(
         ratioToReference: round(us / refUs, 2),
         goal: GOAL,
         met: us / refUs <= GOAL,
+        ...memory(runs),
         runs,
       };
     }),

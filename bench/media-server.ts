@@ -12,7 +12,7 @@
 //                      the streams announce both tracks but send only inbound frames. What open provider
 //                      sessions cost before any frame is forwarded.
 //   --mode forwarding  the service, forwarding to the OpenAI Realtime double at --double-url
-// Messages: it sends {type:'listening', url, accountSid}; on {type:'snapshot'} it answers with its CPU time and counts;
+// Messages: it sends {type:'listening', url, accountSid}; on {type:'snapshot'} it answers with its CPU time, memory and counts;
 // on {type:'profile', dir, label, start|stop} it starts or writes a V8 CPU profile.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -150,7 +150,7 @@ if (mode === 'reference') {
 let inspector: Session | undefined;
 process.on('message', async (m: { type: 'snapshot' } | { type: 'profile'; start?: boolean; dir?: string; label?: string }) => {
   if (m.type === 'snapshot') {
-    send({ type: 'snapshot', cpu: process.cpuUsage(), at: performance.now(), ...counts() });
+    send({ type: 'snapshot', cpu: process.cpuUsage(), memory: process.memoryUsage(), at: performance.now(), ...counts() });
   } else if (m.type === 'profile' && m.start) {
     inspector = new Session();
     inspector.connect();

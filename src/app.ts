@@ -239,6 +239,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     rules,
     classifier,
     retentionDays: config.retentionDays,
+    rulesRefreshMs: config.rulesPollMs,
     handoffQueue: config.handoffQueue,
     authFailuresPerMinute: config.limits.authFailuresPerMinute,
     liveFeeds: { perToken: config.limits.liveFeedsPerToken, total: config.limits.liveFeedsMax },

@@ -122,6 +122,7 @@ const schema = z.object({
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS: nonNegativeInt.default(200),
   PRESSURE_MAX_HEAP_USED_MB: nonNegativeInt.optional(),
   DRY_RUN_TIMEOUT_MS: positiveInt.default(30_000),
+  RULES_POLL_SECONDS: nonNegativeInt.default(5),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -205,6 +206,8 @@ export interface Config {
   };
   /** A rules dry run (in a worker thread) longer than this is stopped. */
   dryRunTimeoutMs: number;
+  /** How often each instance reads the stored rule set, in case it missed another instance's announcement (0: never). */
+  rulesPollMs: number;
 }
 
 /** Variables whose value is a credential: a message about them never shows the value, not even masked. */
@@ -368,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     dryRunTimeoutMs: e.DRY_RUN_TIMEOUT_MS,
+    rulesPollMs: e.RULES_POLL_SECONDS * 1000,
     redisUrl: e.REDIS_URL,
     // Stable across restarts of one deployment (same host, same port), so a restart finds the calls it held.
     lifecycle: { instanceId: e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`, drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000, idleMs: e.CALL_IDLE_SECONDS * 1000 },

@@ -3,6 +3,7 @@ import type { Bus, CommandAnswer, LiveEvent } from './types.js';
 
 export class LocalBus implements Bus {
   readonly #listeners = new Set<(event: LiveEvent) => void>();
+  readonly #rules = new Set<(version: number) => void>();
 
   publish(event: LiveEvent): void {
     for (const l of this.#listeners) {
@@ -26,7 +27,23 @@ export class LocalBus implements Bus {
 
   serve(): void {}
 
+  rulesChanged(version: number): void {
+    for (const l of this.#rules) {
+      try {
+        l(version);
+      } catch {
+        // One listener's failure must not keep the others from the new rules.
+      }
+    }
+  }
+
+  onRulesChanged(listener: (version: number) => void): () => void {
+    this.#rules.add(listener);
+    return () => this.#rules.delete(listener);
+  }
+
   async close(): Promise<void> {
     this.#listeners.clear();
+    this.#rules.clear();
   }
 }

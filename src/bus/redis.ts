@@ -1,6 +1,7 @@
 // The bus across instances: events are delivered to local listeners at once and published on a Redis
 // channel for the other instances (ioredis pub/sub). An instance ignores its own echoes. Each instance also
 // marks itself alive in a sorted set every 2 s, so that a command knows how many instances should answer it.
+// A saved rule set is announced on a channel of its own, so that every instance runs it at once.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LocalBus } from './local.js';
@@ -63,7 +64,7 @@ export class RedisBus implements Bus {
       throw new Error(`REDIS_URL: cannot connect (${(err as Error).message}); check the URL or unset REDIS_URL to run one instance with the in-process bus`);
     }
     const bus = new RedisBus(pub, sub, opts);
-    const channels = [bus.#channel, bus.#commands, bus.#replies];
+    const channels = [bus.#channel, bus.#commands, bus.#replies, bus.#rulesChannel];
     await sub.subscribe(...channels);
     bus.#listening = true;
     // After a reconnect ioredis says "ready" before it has subscribed again; until then this instance would miss
@@ -79,6 +80,7 @@ export class RedisBus implements Bus {
       if (channel === bus.#channel) bus.#receive(raw);
       else if (channel === bus.#commands) void bus.#run(raw);
       else if (channel === bus.#replies) bus.#reply(raw);
+      else if (channel === bus.#rulesChannel) bus.#rulesReceived(raw);
     });
     await bus.#beat();
     bus.#heartbeat = setInterval(() => void bus.#beat(), HEARTBEAT_MS);
@@ -103,6 +105,34 @@ export class RedisBus implements Bus {
 
   subscribe(listener: (event: LiveEvent) => void): () => void {
     return this.#local.subscribe(listener);
+  }
+
+  get #rulesChannel(): string {
+    return `${this.#channel}:rules`;
+  }
+
+  /**
+   * Local listeners at once; the others through Redis. A lost message costs only time: every instance also polls the
+   * store for the current version (every RULES_POLL_SECONDS).
+   */
+  rulesChanged(version: number): void {
+    this.#local.rulesChanged(version);
+    this.#pub.publish(this.#rulesChannel, JSON.stringify({ from: this.instanceId, version })).catch((err: Error) => {
+      this.opts.logger?.warn({ err: err.message, version }, 'could not announce a rule change on redis; other instances run it at their next poll');
+    });
+  }
+
+  onRulesChanged(listener: (version: number) => void): () => void {
+    return this.#local.onRulesChanged(listener);
+  }
+
+  #rulesReceived(raw: string): void {
+    try {
+      const { from, version } = JSON.parse(raw) as { from?: string; version?: unknown };
+      if (from !== this.instanceId && typeof version === 'number') this.#local.rulesChanged(version);
+    } catch {
+      // Malformed: ignored; the poll picks the change up.
+    }
   }
 
   get #commands(): string {

@@ -71,5 +71,9 @@ export interface Bus {
   request(command: CallCommand, timeoutMs?: number): Promise<CommandAnswer>;
   /** Runs commands from other instances: the handler returns undefined for calls this instance does not hold. */
   serve(handler: (command: CallCommand) => Promise<CommandReply> | undefined): void;
+  /** Tells every instance (this one too) that the stored rule set is now `version`, so that they run it at once. */
+  rulesChanged(version: number): void;
+  /** Called with each version announced by rulesChanged, on any instance. Returns the unsubscribe function. */
+  onRulesChanged(listener: (version: number) => void): () => void;
   close(): Promise<void>;
 }

@@ -88,9 +88,11 @@ export class RuleSets {
   #queue: Promise<unknown> = Promise.resolve();
   #applied: number | undefined;
 
+  /** `announce`: called with each version this process saves, to tell the other instances (the bus). */
   constructor(
     private readonly store: Store,
     private readonly book: RuleBook,
+    private readonly announce?: (version: number) => void,
   ) {}
 
   /** The stored set; seeds the store from the running book if it is empty (a store no one loaded). */
@@ -151,6 +153,7 @@ export class RuleSets {
   #run(saved: RuleSetVersion): void {
     this.book.replace(saved.rules);
     this.#applied = saved.version;
+    this.announce?.(saved.version);
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {

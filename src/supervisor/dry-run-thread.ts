@@ -84,12 +84,13 @@ export interface WorkerInput {
 // whose loader a worker does not inherit, so the worker then starts by importing it through tsx's API.
 const here = fileURLToPath(import.meta.url);
 const workerUrl = new URL(`./dry-run-worker${extname(here)}`, import.meta.url);
-// tsx's ESM API, found from this package (its `require` entry is a sibling of the ESM one).
-const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+// tsx's ESM API, found from this package (its `require` entry is a sibling of the ESM one); looked up only when
+// running from source, as the compiled service (`npm start`) runs without the dev dependencies.
+const tsxApi = () => pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
 const workerEntry: [URL | string, { eval?: boolean }] =
   extname(here) === '.ts'
     ? [
-        `import(${JSON.stringify(tsxApi)})` +
+        `import(${JSON.stringify(tsxApi())})` +
           `.then((tsx) => tsx.tsImport(${JSON.stringify(workerUrl.href)}, ${JSON.stringify(import.meta.url)}))`,
         { eval: true },
       ]

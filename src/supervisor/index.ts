@@ -45,7 +45,7 @@ export interface SupervisorOptions {
   handoffQueue: string;
   /** How often the retention job runs (default hourly). */
   retentionIntervalMs?: number;
-  /** How often to pick up rule changes made by other instances (default 5 s; 0: never). */
+  /** How often to poll for rule changes made by other instances, besides their announcements on the bus (default 5 s; 0: never). */
   rulesRefreshMs?: number;
   /** Failed authentications per client address per minute before 429 (default AUTH_FAILURES_PER_MINUTE's). */
   authFailuresPerMinute?: number;
@@ -64,7 +64,9 @@ export interface SupervisorOptions {
 
 async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promise<void> {
   const { store, rules } = opts;
-  const ruleSets = new RuleSets(store, rules);
+  // A change saved here is announced on the bus; every instance (this one ignores it: it runs that version already)
+  // reads the stored set at once. The poll stays, for a message lost while Redis was away.
+  const ruleSets = new RuleSets(store, rules, (version) => opts.bus.rulesChanged(version));
   const { metrics } = opts;
   const streams = new LiveStreams(opts.liveFeeds, (open) => metrics?.liveFeeds.set(open));
 
@@ -117,20 +119,20 @@ async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promis
     },
     onError: (err) => app.log.error({ err }, 'retention: purge failed; it runs again at the next interval'),
   });
+  const refreshNow = (announced?: number) => {
+    ruleSets
+      .refresh()
+      .then((changed) => changed && app.log.info({ rules: rules.rules.length, version: announced }, 'rules changed by another instance are running now'))
+      .catch((err) => app.log.error({ err }, 'could not refresh the rule set from the store; the running rules stay'));
+  };
+  const stopListening = opts.bus.onRulesChanged(refreshNow);
   const refreshMs = opts.rulesRefreshMs ?? 5000;
-  const refresh =
-    refreshMs > 0
-      ? setInterval(() => {
-          ruleSets
-            .refresh()
-            .then((changed) => changed && app.log.info({ rules: rules.rules.length }, 'rules changed by another instance are running now'))
-            .catch((err) => app.log.error({ err }, 'could not refresh the rule set from the store; the running rules stay'));
-        }, refreshMs)
-      : undefined;
+  const refresh = refreshMs > 0 ? setInterval(() => refreshNow(), refreshMs) : undefined;
   refresh?.unref();
 
   app.addHook('onClose', async () => {
     stopRetention();
+    stopListening();
     if (refresh) clearInterval(refresh);
   });
 }

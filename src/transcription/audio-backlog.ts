@@ -3,8 +3,13 @@
 //
 // Frames are kept as raw μ-law bytes in one buffer, not as Twilio's base64 strings: a backlog holds seconds
 // of audio for every live call track, and hundreds of thousands of long-lived strings would be work for the
-// garbage collector on the hot path. Bytes go in at the end and leave at the start; the buffer is compacted
-// (or grown) only when the end reaches its size, so that costs a copy now and then, never per frame.
+// garbage collector on the hot path. Bytes go in at the end and leave at the start; the buffer is compacted,
+// grown or shrunk only when the end reaches its size, so that costs a copy now and then, never per frame.
+//
+// Memory follows what is held, not the most ever held: every call track has a backlog or two for as long as the
+// call lasts, and one that grew during a long turn or an outage must give that memory back. When the end reaches
+// the buffer's size and what is held fills at most a quarter of it, it moves to a buffer half as big or smaller;
+// an emptied backlog lets go of a big buffer at once.
 
 /** μ-law at 8 kHz: one byte per sample, 8 per ms. */
 export const BYTES_PER_MS = 8;
@@ -16,6 +21,10 @@ export function payloadMs(payload: string): number {
   const padding = payload.charCodeAt(n - 1) === 61 ? (payload.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
   return (((n * 3) >> 2) - padding) / BYTES_PER_MS;
 }
+
+/** The smallest buffer a backlog holding anything has (half a second of audio). */
+export const MIN_BUFFER_BYTES = 4096;
+const EMPTY = Buffer.alloc(0);
 
 export class AudioBacklog {
   /** Held bytes are `#bytes[#start, #end)`, oldest first. */
@@ -40,7 +49,7 @@ export class AudioBacklog {
     this.#frames = new Float64Array(2 * frames);
     this.#mask = frames - 1;
     this.#maxBytes = maxMs * BYTES_PER_MS;
-    this.#bytes = Buffer.allocUnsafe(0);
+    this.#bytes = EMPTY;
   }
 
   /** Frames held. */
@@ -127,7 +136,10 @@ export class AudioBacklog {
     if (this.#size === 0) return;
     this.#start += this.#frames[2 * this.#head]!;
     this.#head = (this.#head + 1) & this.#mask;
-    this.#size--;
+    if (--this.#size > 0) return;
+    // Empty: the next frame goes at the start, with no copy; a buffer grown for a burst (an outage's audio) goes.
+    this.#start = this.#end = 0;
+    if (this.#bytes.length > 4 * MIN_BUFFER_BYTES) this.#bytes = EMPTY;
   }
 
   /** Moves every frame of `earlier` in front of this backlog's, oldest first; the bound still holds. */
@@ -143,23 +155,28 @@ export class AudioBacklog {
     this.#head = 0;
     this.#size = 0;
     this.#start = this.#end = 0;
-    this.#bytes = Buffer.allocUnsafe(0);
+    this.#bytes = EMPTY;
   }
 
-  /** Makes room for `n` more bytes at `#end`: moves what is held to the start, or a bigger buffer. */
+  /**
+   * Makes room for `n` more bytes at `#end`: moves what is held to the start of this buffer, of a smaller one (it
+   * fills at most a quarter of this one), or of a bigger one. Each buffer is at least twice what it takes when it is
+   * made, and this runs only when its end is reached: at most half a buffer is moved after at least half a buffer was
+   * written, so the copies cost O(1) per byte.
+   */
   #room(n: number): void {
     const capacity = this.#bytes.length;
     if (this.#end + n <= capacity) return;
     const held = this.#end - this.#start;
-    // Moving at most half the buffer after at least half of it was written: the copies cost O(1) per byte.
-    if (held + n <= capacity >> 1) {
+    const need = held + n;
+    if (need <= capacity >> 1 && (need > capacity >> 2 || capacity <= MIN_BUFFER_BYTES)) {
       this.#bytes.copyWithin(0, this.#start, this.#end);
     } else {
-      let size = Math.max(4096, capacity * 2);
-      while (size < 2 * (held + n)) size *= 2;
-      const bigger = Buffer.allocUnsafeSlow(size);
-      this.#bytes.copy(bigger, 0, this.#start, this.#end);
-      this.#bytes = bigger;
+      let size = MIN_BUFFER_BYTES;
+      while (size < 2 * need) size *= 2;
+      const moved = Buffer.allocUnsafeSlow(size);
+      this.#bytes.copy(moved, 0, this.#start, this.#end);
+      this.#bytes = moved;
     }
     this.#start = 0;
     this.#end = held;

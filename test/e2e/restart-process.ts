@@ -66,9 +66,9 @@ export class RestartRig {
     return path;
   }
 
-  /** Starts the service and waits until /readyz answers 200. */
-  async spawnService(): Promise<ServiceProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  /** Starts the service (from source through tsx, or `nodeArgs`, e.g. the compiled `dist/server.js`) and waits until /readyz answers 200. */
+  async spawnService(nodeArgs = ['--import', 'tsx', 'src/server.ts']): Promise<ServiceProcess> {
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: ROOT,
       env: {
         ...process.env,
