@@ -58,6 +58,13 @@ export interface ServiceParts {
   logDestination: NodeJS.WritableStream;
 }
 
+/**
+ * Several instances: how long a Twilio callback for a call no instance holds yet waits for the call's stream to
+ * start somewhere (then it is handled where it landed), and how often it asks meanwhile.
+ */
+const HOLDER_WAIT_MS = 2000;
+const HOLDER_POLL_MS = 100;
+
 export async function buildService(config: Config, parts: Partial<ServiceParts> = {}): Promise<Service> {
   const app = Fastify({
     logger: {
@@ -81,7 +88,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
       ...config.auditQueue,
       log: app.log,
     });
-  const bus = parts.bus ?? (config.redisUrl ? await RedisBus.connect({ url: config.redisUrl, logger: app.log }) : new LocalBus());
+  const bus = parts.bus ?? (config.redisUrl ? await RedisBus.connect({ url: config.redisUrl, channel: config.redisChannel, logger: app.log }) : new LocalBus());
   const rules = parts.rules ?? (await RuleBook.fromFile(config.rulesFile, { HANDOFF_QUEUE: config.handoffQueue }));
   // The store is the source of truth for rules; the file only seeds an empty store.
   await loadRuleSet(store, rules, { source: parts.rules ? 'given' : 'file', origin: parts.rules ? 'the embedding application' : config.rulesFile, log: app.log });
@@ -147,6 +154,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
       const twiml = forwardedCapture?.(done);
       return twiml === undefined ? undefined : Promise.resolve({ result: 'handled by its holder', detail: 'twiml', twiml });
     }
+    if (command.op === 'let-go') return monitor.letGo(command.callSid, command.to);
     return monitor.command(command);
   });
   const signature: SignatureOptions = {
@@ -178,10 +186,21 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     monitor,
     signature,
     toHolder: async (callSid, fields) => {
-      const answer = await bus.request({ op: 'transcription-callback', callSid, fields });
-      if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
-      if (answer.kind === 'unreachable') app.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
-      return undefined;
+      if (!(bus instanceof RedisBus)) return undefined;
+      // Twilio starts a call's transcription with its stream: the first callbacks can come before the stream's
+      // start reaches any instance. Until one holds the call (here or elsewhere), a callback waits, briefly.
+      const until = Date.now() + HOLDER_WAIT_MS;
+      for (;;) {
+        const answer = await bus.request({ op: 'transcription-callback', callSid, fields });
+        if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
+        if (answer.kind === 'unreachable') {
+          app.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
+          return undefined;
+        }
+        if (answer.kind === 'reply' || monitor.session(callSid) || Date.now() >= until) return undefined;
+        await new Promise((r) => setTimeout(r, HOLDER_POLL_MS));
+        if (monitor.session(callSid)) return undefined;
+      }
     },
     fromOthers: (accept) => {
       forwardedCallback = accept;
@@ -202,7 +221,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
   });
   // Liveness and readiness. /health is the old name of /healthz, kept. Readiness is a list of checks, each naming
   // what is wrong when it is not ready; the store's state (writes waiting on disk while it is down) is shown too.
-  const health = async () => ({ ok: true, calls: monitor.sessions.size });
+  const health = async () => ({ ok: true, calls: monitor.sessions.size, instance: config.lifecycle.instanceId });
   app.get('/healthz', health);
   app.get('/health', health);
   const readiness: { name: string; problem: () => string | undefined | Promise<string | undefined> }[] = [

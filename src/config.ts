@@ -2,7 +2,7 @@
 // a missing or wrong value stops the start with a message that names the variable and what to do.
 // One file (over 300 lines) on purpose: the environment is read and validated only here; the modules' own defaults
 // are imported from them, so each value is written once.
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
@@ -75,6 +75,7 @@ const schema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .refine(parsesAsUrl, 'is not a valid URL: check the host, the port (a number) and that special characters in the password are percent-encoded')
     .optional(),
+  REDIS_CHANNEL: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - (at most 100)').default('takeover:events'),
   TRANSCRIPTION_PROVIDER: z.enum(['twilio', 'openai']).optional(),
   OPENAI_REALTIME_URL: z
     .string()
@@ -109,6 +110,7 @@ const schema = z.object({
   // Restarts and shutdown: how long SIGTERM waits for live calls, which instance holds a call, when a call with
   // no stream and no callback is checked for being over.
   SHUTDOWN_DRAIN_SECONDS: nonNegativeInt.default(30),
+  WORKERS: z.union([z.literal('auto'), positiveInt.max(256)]).default(1),
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'letters, digits and . _ : @ - (at most 128)').optional(),
   CALL_IDLE_SECONDS: positiveInt.default(REGISTRY_DEFAULTS.idleMs / 1000),
   AUDIT_QUEUE_DIR: z.string().min(1).optional(),
@@ -184,13 +186,16 @@ export interface Config {
   };
   /** Live events across instances; unset: the in-process bus. */
   redisUrl: string | undefined;
+  /** The Redis channel (and key prefix) one deployment's instances share. */
+  redisChannel: string;
   /** The note that goes with a handoff to a TaskRouter workflow. */
   summary: { kind: 'local' | 'llm'; deadlineMs: number };
   /**
    * Restarts and shutdown: this instance's id (the calls it holds are stored under it), how long SIGTERM lets
    * live calls finish, and how long a call with no stream and no callback waits before Twilio is asked if it is over.
    */
-  lifecycle: { instanceId: string; drainMs: number; idleMs: number };
+  /** `workers`: processes that serve on the port (src/cluster.ts); each is an instance of its own (INSTANCE_ID:wN). */
+  lifecycle: { instanceId: string; drainMs: number; idleMs: number; workers: number };
   limits: {
     /** Live-event streams one token may hold open, and all tokens together. */
     liveFeedsPerToken: number;
@@ -313,6 +318,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.DATABASE_URL && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql:// (or unset it to keep data in the SQLite file at SQLITE_PATH)');
   }
+  if (e.WORKERS !== 1 && !e.REDIS_URL) {
+    problems.push('WORKERS above 1 needs REDIS_URL: the processes reach each other\'s calls over Redis; set REDIS_URL, or WORKERS=1');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const wsBase = publicUrl.replace(/^http/, 'ws');
@@ -373,8 +381,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dryRunTimeoutMs: e.DRY_RUN_TIMEOUT_MS,
     rulesPollMs: e.RULES_POLL_SECONDS * 1000,
     redisUrl: e.REDIS_URL,
+    redisChannel: e.REDIS_CHANNEL,
     // Stable across restarts of one deployment (same host, same port), so a restart finds the calls it held.
-    lifecycle: { instanceId: e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`, drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000, idleMs: e.CALL_IDLE_SECONDS * 1000 },
+    lifecycle: {
+      instanceId: e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`,
+      drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000,
+      idleMs: e.CALL_IDLE_SECONDS * 1000,
+      workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
+    },
     transcription: {
       provider,
       openai: {

@@ -1,7 +1,9 @@
 // Entry point: read the configuration, start the service, take back what the last process of this instance left
 // (recover), and on SIGTERM/SIGINT drain: no new calls, the live ones go on until they end or the deadline passes.
+// With WORKERS above 1 this process only starts and watches the workers (src/cluster.ts), each of which runs this.
 import closeWithGrace from 'close-with-grace';
 import { buildService } from './app.js';
+import { isPrimary, runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 
 /** Time for closing sockets and the store after the drain, before close-with-grace gives up and exits 1. */
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (config.lifecycle.workers > 1 && isPrimary()) process.exit(await runPrimary(config, CLOSE_MS));
   const service = await buildService(config);
   const { log } = service.app;
   const address = await service.app.listen({ port: config.port, host: config.host });

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { workerEnv } from '../src/cluster.js';
 import { ConfigError, ENV_VARIABLES, loadConfig, describeWrongValue, maskUrl } from '../src/config.js';
 
 const sid = 'AC' + '0123456789abcdef'.repeat(2);
@@ -26,6 +27,19 @@ describe('configuration', () => {
     expect(c.classifier.kind).toBe('local');
     expect(c.summary.kind).toBe('local');
     expect(c.twilio.apiBaseUrl).toBe('https://api.twilio.com');
+  });
+
+  it('runs WORKERS processes (auto: one per core) only with Redis, each an instance of its own', () => {
+    expect(loadConfig(base).lifecycle.workers).toBe(1);
+    expect(problems({ ...base, WORKERS: '2' })).toEqual([
+      "WORKERS above 1 needs REDIS_URL: the processes reach each other's calls over Redis; set REDIS_URL, or WORKERS=1",
+    ]);
+    expect(problems({ ...base, WORKERS: '0' }).join('\n')).toMatch(/^WORKERS/);
+    expect(problems({ ...base, WORKERS: 'many' }).join('\n')).toMatch(/^WORKERS/);
+    const c = loadConfig({ ...base, WORKERS: 'auto', REDIS_URL: 'redis://127.0.0.1:6379', INSTANCE_ID: 'east-1' });
+    expect(c.lifecycle.workers).toBeGreaterThanOrEqual(1);
+    expect(workerEnv(c, 2)).toMatchObject({ INSTANCE_ID: 'east-1:w2', WORKERS: '1' });
+    expect(workerEnv(c, 2).AUDIT_QUEUE_DIR).toMatch(/audit-queue\/w2$/);
   });
 
   it('turns on the cascade and the LLM summary when an OpenAI key is set', () => {

@@ -40,7 +40,9 @@ export type CallCommand =
   /** A Twilio transcription callback that landed on another instance, its signature checked there. */
   | { op: 'transcription-callback'; callSid: string; fields: Record<string, string> }
   /** A finished secure capture (`<Pay>` action) that landed on another instance: what decides the answer, no payment field. */
-  | { op: 'secure-capture-done'; callSid: string; digest: string; back?: string; result?: string };
+  | { op: 'secure-capture-done'; callSid: string; digest: string; back?: string; result?: string }
+  /** The call's stream is held by instance `to` now: the instance that held it forgets it. */
+  | { op: 'let-go'; callSid: string; to: string };
 
 export interface CommandReply {
   result: string;

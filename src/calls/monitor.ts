@@ -396,6 +396,14 @@ export class CallMonitor implements StreamSink<CallSession> {
     return this.#calls.drain(ms);
   }
 
+  /** Another instance (`to`) holds the call's stream now: this one forgets the call, without ending it. */
+  letGo(callSid: string, to: string): Promise<{ result: string; detail: string }> | undefined {
+    const session = this.#sessions.get(callSid);
+    if (!session) return undefined;
+    this.#calls.movedTo(session, to);
+    return Promise.resolve({ result: 'let go', detail: `the call is held by ${to} now` });
+  }
+
   /** At start-up: ends the calls this instance's last process left open, and takes over its pauses. */
   recover(): Promise<{ ended: number; pausesTakenOver: number }> {
     return this.#calls.recover();

@@ -63,6 +63,14 @@ export class CallRegistry {
         session.startedAt = stored.startedAt;
         session.customParameters = { ...stored.customParameters, ...session.customParameters };
         this.deps.audit({ kind: 'call', callSid, actor: 'system', data: { event: 'taken up again', was: stored.status, heldBy: stored.instanceId ?? null } });
+        // Its stream came back here (a stream re-created after a pause or <Pay> lands where the load balancer sends
+        // it): the instance that held it lets go, so that one instance decides for the call.
+        const { instanceId } = this.opts;
+        if (instanceId && stored.instanceId && stored.instanceId !== instanceId && stored.endedAt === undefined) {
+          void this.deps.bus.request({ op: 'let-go', callSid, to: instanceId }).then((answer) => {
+            if (answer.kind === 'unreachable') this.deps.log.warn({ callSid, heldBy: stored.instanceId, detail: answer.detail }, 'could not tell the instance that held the call to let go of it');
+          });
+        }
       },
       (err) => this.deps.log.error({ err, callSid }, 'could not read the call from the store'),
     );
@@ -91,6 +99,21 @@ export class CallRegistry {
       this.deps.executor.forget(session.callSid);
     }, this.opts.endedGraceMs ?? REGISTRY_DEFAULTS.endedGraceMs);
     grace.unref();
+    this.#drain?.check();
+  }
+
+  /**
+   * The call's stream is held by another instance now: this one forgets the call without ending it (the record is
+   * the new holder's to write), stops its timers and transcribers, and audits the move.
+   */
+  movedTo(session: CallSession, to: string): void {
+    if (session.endedAt) return;
+    session.endedAt = Date.now();
+    clearTimeout(session.resumeTimer);
+    this.deps.ended(session);
+    this.deps.audit({ kind: 'call', callSid: session.callSid, actor: 'system', data: { event: 'moved', to } });
+    this.sessions.delete(session.callSid);
+    this.deps.executor.forget(session.callSid);
     this.#drain?.check();
   }
 
