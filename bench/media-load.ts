@@ -7,6 +7,7 @@ import { FRAME_MS, SILENT_FRAME, toneFrame } from '../src/simulator/mulaw.js';
 interface Stream {
   ws: WebSocket;
   sid: string;
+  callSid: string;
   /** Spreads the streams over the 20 ms frame period, as independent calls are. */
   offsetMs: number;
   seq: number;
@@ -25,7 +26,7 @@ const payload = (chunk: number) => (chunk % 150 < 100 ? toneFrame(chunk, 220) : 
 
 function open(url: string, accountSid: string, i: number, count: number, tracks: string[]): Promise<Stream> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
-  const s: Stream = { ws, sid: 'MZ' + hex(), offsetMs: (i / count) * FRAME_MS, seq: 0, chunk: 0 };
+  const s: Stream = { ws, sid: 'MZ' + hex(), callSid: 'CA' + hex(), offsetMs: (i / count) * FRAME_MS, seq: 0, chunk: 0 };
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.once('open', () => {
@@ -38,7 +39,7 @@ function open(url: string, accountSid: string, i: number, count: number, tracks:
           start: {
             streamSid: s.sid,
             accountSid,
-            callSid: 'CA' + hex(),
+            callSid: s.callSid,
             tracks,
             customParameters: { from: '+15550100001', to: '+15550100099' },
             mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
@@ -65,8 +66,10 @@ function tick(): void {
 
 // `tracks`: what the start message announces (media frames are always inbound): announcing both tracks to a
 // service that transcribes only the outbound one opens a provider session per call that gets no audio.
-process.on('message', async (m: { type: 'run'; url: string; accountSid: string; streams: number; tracks?: string[] } | { type: 'stop' }) => {
-  if (m.type === 'run') {
+process.on('message', async (m: { type: 'run'; url: string; accountSid: string; streams: number; tracks?: string[] } | { type: 'stop' } | { type: 'count' }) => {
+  if (m.type === 'count') {
+    send({ type: 'count', sent });
+  } else if (m.type === 'run') {
     sent = 0;
     streams = [];
     for (let i = 0; i < m.streams; i += 50) {
@@ -75,7 +78,7 @@ process.on('message', async (m: { type: 'run'; url: string; accountSid: string; 
     }
     t0 = performance.now();
     timer = setInterval(tick, 2);
-    send({ type: 'ready' });
+    send({ type: 'ready', callSids: streams.map((s) => s.callSid) });
   } else {
     clearInterval(timer);
     for (const s of streams) {
