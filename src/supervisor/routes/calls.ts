@@ -35,6 +35,13 @@ const callSummary = z.object({
   lastFailure: z
     .object({ kind: z.enum(['action', 'privacy']), action: z.string(), reason: z.string(), at: z.number() })
     .nullable(),
+  /**
+   * The stream's custom parameters (<Parameter> of its TwiML, e.g. tenant), for filtering the board. `from` and `to`
+   * are left out (they are above, masked); any other value that looks like a phone number is masked.
+   */
+  customParameters: z.record(z.string(), z.string()),
+  /** The rules that fired on this call (acting or observing), each with when it last did, latest first. */
+  ruleHits: z.array(z.object({ ruleId: z.string(), at: z.number() })),
 });
 type CallSummary = z.infer<typeof callSummary>;
 
@@ -67,7 +74,7 @@ export async function callRoutes(app: FastifyInstance, opts: CallRoutesOptions):
         tags: ['calls'],
         querystring: z.object({
           state: z.enum(['live', 'recent']).optional().describe('live: monitored now; recent: from the store; absent: both'),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
+          limit: z.coerce.number().int().min(1).max(1000).default(50),
         }),
         response: answers({ 200: z.object({ calls: z.array(callSummary) }) }),
       },
@@ -215,7 +222,21 @@ function fromSession(s: CallSession): CallSummary {
     live: s.endedAt === undefined,
     pausedUntil: s.state === 'paused' ? (s.pausedUntil ?? null) : null,
     lastFailure: null,
+    customParameters: shownParameters(s.customParameters),
+    ruleHits: [...s.rules.firing]
+      .flatMap(([ruleId, f]) => (f.lastFiredAt === undefined ? [] : [{ ruleId, at: f.lastFiredAt }]))
+      .sort((a, b) => b.at - a.at),
   };
+}
+
+/** Custom parameters as the API shows them: no `from`/`to` (shown masked on their own), phone numbers masked. */
+function shownParameters(params: Record<string, string> | undefined): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (name === 'from' || name === 'to') continue;
+    shown[name] = /^\+?[\d\s().-]{8,}$/.test(value) ? (maskNumber(value.replace(/[\s().-]/g, '')) ?? '') : value;
+  }
+  return shown;
 }
 
 function fromRecord(c: CallRecord): CallSummary {
@@ -231,6 +252,8 @@ function fromRecord(c: CallRecord): CallSummary {
     live: false,
     pausedUntil: c.status === 'paused' && c.endedAt === undefined ? (c.pausedUntil ?? null) : null,
     lastFailure: null,
+    customParameters: shownParameters(c.customParameters),
+    ruleHits: [],
   };
 }
 
