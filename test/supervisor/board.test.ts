@@ -95,7 +95,7 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
     callback(c, { TranscriptionEvent: 'transcription-content', TranscriptionData: JSON.stringify({ transcript: text, confidence: 0.9 }), Final: 'true', Track: 'inbound_track' });
 
   const lineOf = (i: number, n: number) =>
-    isAngry(i) ? `This is the ${n} time I call about this and nothing works!!` : wantsRefund(i) ? `I would like a refund for order ${n}.` : `I have a question about my order, number ${n}.`;
+    isAngry(i) ? `I have called ${n + 1} times about this and nothing works!!` : wantsRefund(i) ? `I would like a refund for order ${n}.` : `I have a question about my order, number ${n}.`;
 
   it('shows 500 live calls ranked by what needs attention, and keeps up with their events', async () => {
     await page.goto(`${stack.serviceUrl}/`);

@@ -49,8 +49,8 @@ export class LiveView {
     });
     $('#live-clear-ended', root).addEventListener('click', () => this.hideEnded());
     // Escape in a call's detail goes back to the board, on that call.
-    root.addEventListener('keydown', (e) => {
-      if (e.key !== 'Escape' || !this.#open || e.defaultPrevented) return;
+    document.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape' || !this.#open || this.#root.hidden || e.defaultPrevented) return;
       if (e.target.closest?.('details[open]')) return;
       e.preventDefault();
       location.hash = '#/live';
