@@ -65,7 +65,9 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
     stack = await startLocalStack({
       speed: 1,
       parts: { store, classifier: scriptedClassifier, rules: new RuleBook(RULES) },
-      env: { LOG_LEVEL: 'silent', ACTION_DEADLINE_MS: '1500' },
+      // The load check of /api is off: on a shared 2-core machine 500 calls plus the browser can push the event loop's
+      // delay past 200 ms, and the supervisor API would then answer 503 (test/supervisor/pressure.test.ts covers that).
+      env: { LOG_LEVEL: 'silent', ACTION_DEADLINE_MS: '1500', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' },
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -203,7 +205,7 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
       calls: CALLS + 2,
       events: published.length,
       eventsPerSecond: Math.round(published.length / (STREAM_MS / 1000)),
-      lagMs: { p50: pct(lags, 0.5), p95: pct(lags, 0.95), max: lags.at(-1) },
+      lagMs: { p50: Math.round(pct(lags, 0.5)), p95: Math.round(pct(lags, 0.95)), max: Math.round(lags.at(-1)!) },
       fps: Math.round((frames.length / seconds) * 10) / 10,
       frameMs: { p50: round(pct(intervals, 0.5)), p95: round(pct(intervals, 0.95)), max: round(intervals.at(-1)!) },
     };
