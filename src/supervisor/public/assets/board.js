@@ -57,14 +57,15 @@ class CallRow {
     return this.ended || this.state === 'ended';
   }
 
+  /** A call that is over needs nobody now, even if an action on it failed: its row says so, at the bottom. */
   rank(risingAt) {
+    if (this.isOver) return 'ended';
     if (this.alert) return 'failed';
     if (this.state === 'monitoring') {
       if (this.frustration !== undefined && this.frustration >= risingAt) return 'rising';
       if (this.degraded) return 'degraded';
       return 'monitoring';
     }
-    if (this.isOver) return 'ended';
     return this.state;
   }
 }
@@ -117,6 +118,13 @@ export class Board {
     state.addEventListener('change', () => this.setFilter({ state: state.value }));
     this.#ruleSelect.addEventListener('change', () => this.setFilter({ rule: this.#ruleSelect.value }));
     param.addEventListener('input', () => this.setFilter({ param: param.value }));
+    const item = (key, words, cls) => h('li', { 'data-count': key, class: cls }, h('strong', {}, '0'), ` ${words}`);
+    this.#counts.replaceChildren(
+      item('failed', 'action failed', 'count-alarm'),
+      item('rising', 'frustration rising', 'count-alarm'),
+      item('degraded', 'degraded', 'count-alarm'),
+      ...['monitoring', 'paused', 'handed_off', 'ended'].map((s) => item(s, STATE_LABELS[s].toLowerCase(), `count-${s}`)),
+    );
     this.#drawCounts();
   }
 
@@ -340,7 +348,7 @@ export class Board {
     const d = el.dataset;
     if (d.rank !== rank) d.rank = rank;
     if (d.state !== row.state) d.state = row.state;
-    if (row.alert) d.alert = row.alert.kind;
+    if (rank === 'failed') d.alert = row.alert.kind;
     else delete d.alert;
     if (d.at !== String(row.at)) d.at = String(row.at);
     const parts = el._parts;
@@ -368,15 +376,14 @@ export class Board {
       states[row.isOver ? 'ended' : row.state] = (states[row.isOver ? 'ended' : row.state] ?? 0) + 1;
       if (this.#matches(row)) shown++;
     }
-    const item = (key, n, words, cls) => h('li', { 'data-count': key, class: `${cls}${n ? '' : ' zero'}` }, h('strong', {}, String(n)), ` ${words}`);
-    this.#counts.replaceChildren(
-      item('failed', counts.failed, 'action failed', 'count-alarm'),
-      item('rising', counts.rising, 'frustration rising', 'count-alarm'),
-      item('degraded', counts.degraded, 'degraded', 'count-alarm'),
-      ...['monitoring', 'paused', 'handed_off', 'ended'].map((s) => item(s, states[s], STATE_LABELS[s].toLowerCase(), `count-${s}`)),
-    );
+    const values = { ...counts, ...states };
+    for (const li of this.#counts.children) {
+      const n = values[li.dataset.count] ?? 0;
+      setText(li.firstElementChild, String(n));
+      li.classList.toggle('zero', n === 0);
+    }
     const filtered = this.#filter.state || this.#filter.rule || this.#filter.param.trim();
-    this.#shown.textContent = filtered ? `Showing ${shown} of ${this.#rows.size} calls` : `${this.#rows.size} call${this.#rows.size === 1 ? '' : 's'}, most urgent first`;
+    setText(this.#shown, filtered ? `Showing ${shown} of ${this.#rows.size} calls` : `${this.#rows.size} call${this.#rows.size === 1 ? '' : 's'}, most urgent first`);
     this.#empty.hidden = this.#rows.size > 0;
   }
 
@@ -462,7 +469,7 @@ function rowElement(callSid) {
 
 /** The row's line in words: what needs attention, else the caller's latest words. */
 function whyWords(row, rank) {
-  if (rank === 'failed') return capitalise(row.alert.reason);
+  if (row.alert) return capitalise(row.alert.reason);
   if (rank === 'degraded') return `Transcription degraded: ${row.degraded}`;
   if (rank === 'paused') return row.pausedUntil ? `Transcription paused until ${clockTime(row.pausedUntil)}` : 'Transcription paused until a supervisor resumes it';
   const words = row.lastWords ? `${row.lastWords.track === 'outbound' ? 'Agent' : 'Caller'}: ${row.lastWords.text}` : 'waiting for the first words';
