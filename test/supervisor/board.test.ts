@@ -35,9 +35,9 @@ const SPEAK_EVERY_MS = 4_000;
 
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli'];
 const tenantOf = (i: number) => TENANTS[i % TENANTS.length]!;
-/** Every 10th caller is angry ("!!" is frustration 0.8 to the scripted classifier); every 25th asks for a refund. */
-const isAngry = (i: number) => i % 10 === 3;
+/** Every 25th caller asks for a refund; about every 7th other one is angry ("!!" is frustration 0.8 to the scripted classifier). */
 const wantsRefund = (i: number) => i % 25 === 7;
+const isAngry = (i: number) => i % 7 === 3 && !wantsRefund(i);
 /** Two calls whose transcription fails at once: degraded, and silent. */
 const DEGRADED = [1, 2];
 
