@@ -261,6 +261,13 @@ describe.skipIf(!runHere)('the live board with 500 calls', () => {
     expect(await page.locator(`#board-${refunds[0]} .b-hit`).textContent()).toBe('refund-watch → hand off (observe)');
     await shot(page, 'board-filtered');
 
+    // After a reload the board knows each call's rule hits from the call list (ruleHits) before the feed says more.
+    await page.reload();
+    await page.getByLabel('Rule hit').selectOption('refund-watch');
+    await expect.poll(() => visible().count()).toBe(refunds.length);
+    expect(await page.locator(`#board-${refunds[0]} .b-hit`).textContent()).toBe('refund-watch');
+    await page.getByLabel('Rule hit').selectOption('');
+
     await page.getByLabel('Custom parameter').fill('');
     await page.getByLabel('Rule hit').selectOption('');
     await page.getByLabel('State', { exact: true }).selectOption('paused');

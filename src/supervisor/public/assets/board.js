@@ -197,6 +197,9 @@ export class Board {
       row.rules.add(hit.ruleId);
       this.#learnRule(hit.ruleId);
     }
+    // After a reload the feed has said nothing yet: the latest rule that fired, by name (its action comes with the next).
+    const latest = c.ruleHits?.[0];
+    if (latest && (!row.lastHit || row.lastHit.at < latest.at)) row.lastHit = { ruleId: latest.ruleId, at: latest.at };
     if (c.lastFailure && !row.alert) row.alert = { ...c.lastFailure };
     if (!row.stateFromFeed || c.state === 'ended' || c.endedAt) this.#setState(row, c.state, c.degraded, c.pausedUntil ?? undefined);
     this.#reorder = true;
@@ -362,7 +365,7 @@ export class Board {
     setText(parts.frustration, row.frustration === undefined ? '—' : row.frustration.toFixed(2) + (trend(row) ?? ''));
     parts.frustration.dataset.level = row.frustration === undefined ? '' : row.frustration >= this.#risingAt ? 'high' : 'calm';
     parts.frustration.setAttribute('aria-label', row.frustration === undefined ? 'no frustration assessed yet' : `frustration ${row.frustration.toFixed(2)}`);
-    setText(parts.hit, row.lastHit ? `${row.lastHit.ruleId === 'manual' ? 'Supervisor' : row.lastHit.ruleId} → ${ACTION_VERBS[row.lastHit.action] ?? row.lastHit.action}${row.lastHit.mode === 'observe' ? ' (observe)' : ''}` : '');
+    setText(parts.hit, row.lastHit ? hitWords(row.lastHit) : '');
     if (!this.#matches(row) !== el.hidden) el.hidden = !el.hidden;
     if (el.hidden && this.#selected === row.callSid) this.select(this.#visibleSids()[0]);
   }
@@ -475,6 +478,12 @@ function whyWords(row, rank) {
   const words = row.lastWords ? `${row.lastWords.track === 'outbound' ? 'Agent' : 'Caller'}: ${row.lastWords.text}` : 'waiting for the first words';
   if (rank === 'rising') return `Frustration ${row.frustration.toFixed(2)}. ${words}`;
   return words;
+}
+
+function hitWords(hit) {
+  const who = hit.ruleId === 'manual' ? 'Supervisor' : hit.ruleId;
+  if (!hit.action) return who;
+  return `${who} → ${ACTION_VERBS[hit.action] ?? hit.action}${hit.mode === 'observe' ? ' (observe)' : ''}`;
 }
 
 function trend(row) {
