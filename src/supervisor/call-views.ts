@@ -29,6 +29,13 @@ export const callSummary = z.object({
   lastFailure: z
     .object({ kind: z.enum(['action', 'privacy']), action: z.string(), reason: z.string(), at: z.number() })
     .nullable(),
+  /**
+   * The stream's custom parameters (<Parameter> of its TwiML, e.g. tenant), for filtering the board. `from` and `to`
+   * are left out (they are above, masked); any other value that looks like a phone number is masked.
+   */
+  customParameters: z.record(z.string(), z.string()),
+  /** The rules that fired on this call (acting or observing), each with when it last did, latest first. */
+  ruleHits: z.array(z.object({ ruleId: z.string(), at: z.number() })),
 });
 export type CallSummary = z.infer<typeof callSummary>;
 
@@ -50,7 +57,21 @@ export function fromSession(s: CallSession): CallSummary {
     live: s.endedAt === undefined,
     pausedUntil: s.state === 'paused' ? (s.pausedUntil ?? null) : null,
     lastFailure: null,
+    customParameters: shownParameters(s.customParameters),
+    ruleHits: [...s.rules.firing]
+      .flatMap(([ruleId, f]) => (f.lastFiredAt === undefined ? [] : [{ ruleId, at: f.lastFiredAt }]))
+      .sort((x, y) => y.at - x.at),
   };
+}
+
+/** Custom parameters as the API shows them: no `from`/`to` (shown masked on their own), phone numbers masked. */
+function shownParameters(params: Record<string, string> | undefined): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (name === 'from' || name === 'to') continue;
+    shown[name] = /^\+?[\d\s().-]{8,}$/.test(value) ? (maskNumber(value.replace(/[\s().-]/g, '')) ?? '') : value;
+  }
+  return shown;
 }
 
 export function fromRecord(c: CallRecord): CallSummary {
@@ -66,6 +87,8 @@ export function fromRecord(c: CallRecord): CallSummary {
     live: false,
     pausedUntil: c.status === 'paused' && c.endedAt === undefined ? (c.pausedUntil ?? null) : null,
     lastFailure: null,
+    customParameters: shownParameters(c.customParameters),
+    ruleHits: [],
   };
 }
 

@@ -1,5 +1,6 @@
 // The supervisors' dashboard in a real browser (Chromium, headless) against the running service and the Twilio
 // emulator: sign in with a token, watch a call, take it over; add a rule in the page and see it hand off the next call.
+// A call is opened from the live board (its row); the board itself, with 500 calls, is in board.test.ts.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
@@ -129,8 +130,7 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
 
   it('shows a calm call as it happens, and a supervisor takes it over', async () => {
     const call = stack.emulator.placeCall(calm);
-    const card = page.locator(`.call[data-call-sid="${call.sid}"]`);
-    await card.waitFor();
+    const card = await openCall(call.sid);
 
     // The caller's first line arrives, as a partial then final, and each is assessed: the trend moves.
     await card.locator('.transcript .turn-inbound').first().waitFor();
@@ -193,7 +193,7 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Live calls' }).click();
     stack.emulator.opts.speed = 3;
     const call = stack.emulator.placeCall(CANCELLING_CALLER);
-    const card = page.locator(`.call[data-call-sid="${call.sid}"]`);
+    const card = await openCall(call.sid);
     await card.locator(`.hit[data-rule-id="${RETENTION_RULE.id}"]`).waitFor({ timeout: 15_000 });
     await expect.poll(() => stateOf(card), { timeout: 10_000 }).toBe('handed_off');
     await shot(page, '07-handed-off-by-new-rule');
@@ -223,7 +223,7 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     await expect.poll(() => page.locator('#who').textContent()).toBe('vic · viewer');
 
     const call = stack.emulator.placeCall(calm);
-    const card = page.locator(`.call[data-call-sid="${call.sid}"]`);
+    const card = await openCall(call.sid);
     await card.locator('.transcript .turn-inbound').first().waitFor();
     expect(await card.locator('[data-action="takeover"]').isVisible()).toBe(false);
     expect(await card.locator('[data-action="end"]').isVisible()).toBe(false);
@@ -263,20 +263,39 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     return res.json();
   }
 
-  const firstCard = () => page.locator('#live-calls > .call').first();
+  /** The first row of the live board: the call that most needs attention. */
+  const firstRow = () => page.locator('#board-list [role="option"]').first();
+
+  /** Opens a call from its row on the live board (the call appears there with its first words); returns its card. */
+  async function openCall(callSid: string): Promise<Locator> {
+    if (!/^#\/live/.test(await page.evaluate(() => location.hash))) await page.getByRole('link', { name: 'Live calls' }).click();
+    else if (await page.locator('#live-detail').isVisible()) await page.keyboard.press('Escape');
+    await page.locator(`#board-list [data-call-sid="${callSid}"]`).click({ timeout: 15_000 });
+    const card = page.locator(`.call[data-call-sid="${callSid}"]`);
+    await card.waitFor();
+    return card;
+  }
+
+  /** Back from a call's card to the board, as a keyboard user does. */
+  async function backToBoard(): Promise<void> {
+    await page.keyboard.press('Escape');
+    await page.locator('#board-list').waitFor();
+  }
 
   it('turns a call whose handoff failed red, says why in words, puts it first, and still does after a reload', async () => {
     await signInAs(supervisorToken);
     stack.emulator.opts.speed = 4;
     const older = stack.emulator.placeCall(LONG_CALL);
     const newer = stack.emulator.placeCall(LONG_CALL);
-    const card = page.locator(`.call[data-call-sid="${older.sid}"]`);
-    const other = page.locator(`.call[data-call-sid="${newer.sid}"]`);
-    await card.locator('.transcript .turn-inbound').first().waitFor();
-    await other.locator('.transcript .turn-inbound').first().waitFor();
-    await expect.poll(() => firstCard().getAttribute('data-call-sid')).toBe(newer.sid);
+    const olderRow = page.locator(`#board-list [data-call-sid="${older.sid}"]`);
+    const newerRow = page.locator(`#board-list [data-call-sid="${newer.sid}"]`);
+    await olderRow.waitFor();
+    await newerRow.waitFor();
+    await expect.poll(() => firstRow().getAttribute('data-call-sid')).toBe(newer.sid);
 
     // Twilio answers every attempt to hand the older call off with 500, until the deadline.
+    const card = await openCall(older.sid);
+    await card.locator('.transcript .turn-inbound').first().waitFor();
     stack.emulator.inject('calls.update', 1000, 500);
     try {
       await card.getByRole('button', { name: 'Take over' }).click();
@@ -286,17 +305,25 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     }
     const alert = card.getByRole('alert');
     expect(await alert.textContent()).toMatch(/^Action failed Handoff failed: Twilio answered 500 .*times/);
-    expect(await firstCard().getAttribute('data-call-sid')).toBe(older.sid);
     expect(await card.evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe('rgb(179, 38, 30)');
     expect(await stateOf(card)).toBe('monitoring');
     await shot(page, '11-handoff-failed');
+    // On the board the call is now first, red, with the reason in words.
+    await backToBoard();
+    await expect.poll(() => firstRow().getAttribute('data-call-sid')).toBe(older.sid);
+    expect(await olderRow.getAttribute('data-alert')).toBe('action');
+    expect(await olderRow.locator('.b-why').textContent()).toMatch(/^Handoff failed: Twilio answered 500/);
+    expect(await olderRow.evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe('rgb(179, 38, 30)');
 
     await page.reload();
+    await expect.poll(() => olderRow.getAttribute('data-alert')).toBe('action');
+    await expect.poll(() => firstRow().getAttribute('data-call-sid')).toBe(older.sid);
+    await openCall(older.sid);
     await expect.poll(() => card.getAttribute('data-alert')).toBe('action');
-    await expect.poll(() => firstCard().getAttribute('data-call-sid')).toBe(older.sid);
     expect(await card.getByRole('alert').textContent()).toMatch(/Handoff failed: Twilio answered 500/);
 
     // A pause whose stream Twilio will not stop is a privacy alert, and that call goes to the top.
+    const other = await openCall(newer.sid);
     stack.emulator.inject('streams.update', 1000, 500);
     try {
       await other.getByRole('button', { name: 'Pause transcription' }).click();
@@ -305,31 +332,38 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
       stack.emulator.faults.splice(0);
     }
     expect(await other.getByRole('alert').textContent()).toMatch(/^Privacy: transcription or recording may not have stopped Pause failed: Twilio's recording and transcription may still be running/);
-    expect(await firstCard().getAttribute('data-call-sid')).toBe(newer.sid);
     await shot(page, '12-privacy-alert');
+    await backToBoard();
+    await expect.poll(() => firstRow().getAttribute('data-call-sid')).toBe(newer.sid);
+    expect(await newerRow.getAttribute('data-alert')).toBe('privacy');
 
     // Twilio answers again: a take over now succeeds, and the older call is no longer in alarm.
+    await openCall(older.sid);
     await card.getByRole('button', { name: 'Take over' }).click();
     await expect.poll(() => stateOf(card)).toBe('handed_off');
     await expect.poll(() => card.getAttribute('data-alert')).toBeNull();
     expect(await card.getByRole('alert').isVisible()).toBe(false);
+    await backToBoard();
+    await expect.poll(() => olderRow.getAttribute('data-alert')).toBeNull();
+    expect(await olderRow.getAttribute('data-rank')).toBe('handed_off');
 
     // Once a call has ended its chart ends there, not "now"; the legend says what the dashed line is.
     await callApi('POST', `/api/calls/${newer.sid}/end`);
+    await expect.poll(() => newerRow.getAttribute('data-state')).toBe('ended');
+    await openCall(newer.sid);
     await expect.poll(() => stateOf(other)).toBe('ended');
     await other.locator('svg.trend-chart text', { hasText: 'end of call' }).waitFor();
     expect(await other.locator('svg.trend-chart text', { hasText: /^now$/ }).count()).toBe(0);
     expect(await other.locator('.chart-legend').textContent()).toMatch(/threshold \d\.\d\d \(/);
     await callApi('POST', `/api/calls/${older.sid}/end`);
     expect(pageErrors, 'the page should have thrown no error').toEqual([]);
-  }, 40_000);
+  }, 60_000);
 
   it('shows until when a call is paused, and drops the caller’s unfinished line when the call is handed off', async () => {
     stack.emulator.opts.speed = 4;
     const paused = stack.emulator.placeCall(LONG_CALL);
     const talking = stack.emulator.placeCall(LONG_WINDED_CALLER);
-    const pausedCard = page.locator(`.call[data-call-sid="${paused.sid}"]`);
-    const talkingCard = page.locator(`.call[data-call-sid="${talking.sid}"]`);
+    const pausedCard = await openCall(paused.sid);
 
     await pausedCard.locator('.transcript .turn-inbound').first().waitFor();
     await pausedCard.getByRole('button', { name: 'Pause transcription' }).click();
@@ -344,6 +378,7 @@ describe.skipIf(!runHere)('the supervisors’ dashboard in a browser', () => {
     const clock = await page.evaluate((ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }), pausedUntil);
     await expect.poll(() => pausedCard.locator('.paused-until').textContent()).toBe(`paused until ${clock}`);
 
+    const talkingCard = await openCall(talking.sid);
     const partial = talkingCard.locator('.partial');
     await partial.waitFor({ state: 'visible', timeout: 15_000 });
     expect(await partial.textContent()).toMatch(/Caller \(speaking\)/);

@@ -50,6 +50,26 @@ describe('watching calls', () => {
     await s.api('POST', `/api/calls/${call.sid}/end`, { as: 'supervisor' });
   });
 
+  it("lists a call's custom parameters (for the board's filter, phone numbers masked) and the rules that fired on it", async () => {
+    const call = s.emulator.placeCall({ ...LONG_CALL, parameters: { tenant: 'acme', callbackNumber: '+15550100777' } });
+    await eventually(() => (s.service.monitor.session(call.sid)?.turns.length ?? 0) >= 2, 5000, 'the caller to be heard');
+    const listed = async (sid: string) => (await s.api('GET', '/api/calls', { as: 'viewer' })).body.calls.find((c: { callSid: string }) => c.callSid === sid);
+    const mine = await listed(call.sid);
+    expect(mine.customParameters).toEqual({ tenant: 'acme', callbackNumber: '+1555•••0777' });
+    expect(mine.ruleHits).toEqual([]);
+    await s.api('POST', `/api/calls/${call.sid}/end`, { as: 'supervisor' });
+
+    // A frustrated caller is handed off by a rule: the call names it, with when it fired.
+    const frustrated = s.emulator.placeCall(scenarios.get('frustrated-caller')!);
+    await frustrated.done;
+    await s.service.monitor.settle();
+    const hits = (await listed(frustrated.sid)).ruleHits;
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits[0]).toEqual({ ruleId: expect.any(String), at: expect.any(Number) });
+    const decided = (await s.api('GET', `/api/calls/${frustrated.sid}`, { as: 'viewer' })).body.decisions.map((d: { ruleId: string }) => d.ruleId);
+    expect(decided).toContain(hits[0].ruleId);
+  });
+
   it('lists ended calls from the store', async () => {
     const call = s.emulator.placeCall(scenarios.get('calm-caller')!);
     await call.done;

@@ -50,7 +50,7 @@ export async function callRoutes(plain: FastifyInstance, opts: CallRoutesOptions
         tags: ['calls'],
         querystring: z.object({
           state: z.enum(['live', 'recent']).optional().describe('live: monitored now; recent: from the store; absent: both'),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
+          limit: z.coerce.number().int().min(1).max(1000).default(50),
         }),
         response: answers({ 200: z.object({ calls: z.array(callSummary) }) }),
       },

@@ -1,4 +1,4 @@
-// The dashboard's entry point: sign-in, the hash router (#/live, #/calls, #/calls/<sid>, #/rules), the live
+// The dashboard's entry point: sign-in, the hash router (#/live, #/live/<sid>, #/calls, #/calls/<sid>, #/rules), the live
 // feed that runs while signed in, and the header (feed status, sign out).
 import { api, credentials, onUnauthorized } from './api.js';
 import { AuditView, CallsView } from './calls.js';
@@ -143,12 +143,14 @@ function route() {
     if (current) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  document.title = `${{ login: 'Sign in', live: 'Live calls', calls: 'Call history', audit: 'Call audit', rules: 'Rules' }[view]} · takeover`;
+  document.title = `${{ login: 'Sign in', live: arg ? 'Live call' : 'Live calls', calls: 'Call history', audit: 'Call audit', rules: 'Rules' }[view]} · takeover`;
   if (view === 'calls') void calls.show();
   if (view === 'audit') void audit.show(decodeURIComponent(arg));
   if (view === 'rules') void rules.show();
-  // Screen readers hear the new view's heading; keyboard users continue from the top of it.
-  const target = view === 'login' ? $('#login-token') : $(`#view-${view} h1`);
+  // Screen readers hear the new view's heading; keyboard users continue from the top of it. Back from a call's
+  // detail, the board has the keyboard again, on that call.
+  let target = view === 'login' ? $('#login-token') : $(`#view-${view} h1`);
+  if (view === 'live') target = arg ? live.open(decodeURIComponent(arg)) : live.showBoard();
   target?.focus({ preventScroll: true });
 }
 

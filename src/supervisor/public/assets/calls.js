@@ -101,6 +101,7 @@ export class AuditView {
     const call = detail.call ?? { callSid };
     $('#audit-state', root).replaceChildren(stateBadge(call.state ?? call.status), call.degraded ? h('span', { class: 'badge degraded' }, `Degraded${typeof call.degraded === 'string' ? `: ${call.degraded}` : ''}`) : '');
     $('#audit-live-link', root).hidden = call.live === undefined ? Boolean(call.endedAt) : !call.live;
+    $('#audit-live-link', root).href = `#/live/${encodeURIComponent(callSid)}`;
     this.#drawFacts(call, detail);
     this.#drawTranscript(detail.transcript ?? []);
     const thresholds = frustrationThresholds(this.#rules);

@@ -1,9 +1,11 @@
-// The live calls view: one card per call, kept up to date from the live feed (transcript, frustration
-// trend, rule hits, state), with the supervisor's take over / pause / resume / end buttons.
+// The live calls view: the board of every live call (board.js) and, for the call opened from it, its card kept up
+// to date from the live feed (transcript, frustration trend, rule hits, state), with the supervisor's take over /
+// pause / resume / end buttons.
 import { api } from './api.js';
 import { chartLegend, frustrationThresholds, trendChart } from './chart.js';
-import { $, clear, clockTime, fromTemplate, h, shortSid, stateBadge, STATE_LABELS, TRACK_LABELS } from './dom.js';
+import { $, clear, clockTime, fromTemplate, h, shortSid, stateBadge, TRACK_LABELS } from './dom.js';
 import { normaliseDecision } from './calls.js';
+import { Board } from './board.js';
 
 /** Which states each action makes sense in; the API refuses or skips the rest anyway. */
 const ACTIONS = {
@@ -23,135 +25,178 @@ const RESULT_WORDS = {
 
 const ARM_MS = 5000;
 
+/** How often the board reads the list of live calls again, for calls the feed has said nothing of yet. */
+const RELIST_MS = 15_000;
+
 export class LiveView {
+  /** Cards of the calls opened here (the detail view), kept current by the feed; the board covers every call. */
   #cards = new Map();
   #thresholds = [];
   #root;
-  #list;
+  #detail;
+  #board;
+  #open = undefined;
+  #listing = undefined;
+  #listAgain = false;
+  #relist = undefined;
 
   constructor(root) {
     this.#root = root;
-    this.#list = $('#live-calls', root);
+    this.#detail = $('#live-calls', root);
+    this.#board = new Board(root, {
+      onOpen: (callSid) => (location.hash = `#/live/${encodeURIComponent(callSid)}`),
+      onUnknown: () => this.#listSoon(),
+    });
     $('#live-clear-ended', root).addEventListener('click', () => this.hideEnded());
+    // Escape in a call's detail goes back to the board, on that call.
+    document.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape' || !this.#open || this.#root.hidden || e.defaultPrevented) return;
+      if (e.target.closest?.('details[open]')) return;
+      e.preventDefault();
+      location.hash = '#/live';
+    });
   }
 
-  /** Rules changed (loaded or edited): the charts' threshold lines follow. */
+  /** Rules changed (loaded or edited): the charts' threshold lines and the board's "frustration rising" follow. */
   setRules(rules) {
     this.#thresholds = frustrationThresholds(rules);
+    this.#board.setThresholds(this.#thresholds, rules);
     for (const card of this.#cards.values()) card.drawChart(this.#thresholds);
   }
 
   handle(event) {
     if (!event || typeof event.callSid !== 'string') return;
-    const card = this.#card(event.callSid);
-    switch (event.type) {
-      case 'call':
-        card.setState(event.state, event.degraded, { fromFeed: true, pausedUntil: event.pausedUntil ?? null });
-        break;
-      case 'utterance':
-        card.addUtterance(event);
-        break;
-      case 'assessment':
-        card.addAssessment(event);
-        break;
-      case 'decision':
-        card.addDecision(normaliseDecision(event));
-        break;
-      case 'outcome':
-        card.addOutcome(event);
-        break;
-      case 'gate':
-        card.addGate(event);
-        break;
-      case 'alert':
-        card.addAlert(event);
-        break;
-      default:
-        return;
-    }
-    this.#refreshCounts();
+    this.#board.handle(event);
+    const card = this.#cards.get(event.callSid);
+    if (card) applyToCard(card, event);
+    this.#syncEnded();
   }
 
-  /** After (re)connecting the feed: events may have been missed, so read the live calls afresh. */
+  /** The board, with the keyboard on the call last opened. Returns the element that should have focus. */
+  showBoard() {
+    const was = this.#open;
+    this.#open = undefined;
+    $('#board', this.#root).hidden = false;
+    $('#live-detail', this.#root).hidden = true;
+    for (const card of this.#cards.values()) card.el.hidden = true;
+    if (was) {
+      this.#board.focus(was);
+      return null;
+    }
+    return $('#live-title', this.#root);
+  }
+
+  /** One call's card (transcript, chart, rule hits, buttons) in place of the board. Returns its heading to focus. */
+  open(callSid) {
+    this.#open = callSid;
+    this.#board.select(callSid);
+    let card = this.#cards.get(callSid);
+    if (!card) {
+      card = new CallCard(callSid, { thresholds: () => this.#thresholds, changed: () => this.#syncEnded(), placed: () => undefined });
+      this.#cards.set(callSid, card);
+      this.#detail.append(card.el);
+    }
+    void card.load();
+    for (const c of this.#cards.values()) c.el.hidden = c !== card;
+    $('#board', this.#root).hidden = true;
+    $('#live-detail', this.#root).hidden = false;
+    $('#live-detail-crumb', this.#root).textContent = `Call ${shortSid(callSid)}`;
+    return $('.call-title', card.el);
+  }
+
+  /**
+   * After (re)connecting the feed: events may have been missed, so read the live calls afresh. From then on the list
+   * is read again now and then: a call that has not said anything yet is in no event, and the board shows it too.
+   */
   async resync() {
-    let calls;
-    try {
-      ({ calls } = await api('/api/calls?state=live&limit=50'));
-    } catch (err) {
-      console.warn('could not list live calls:', err.message);
-      return;
-    }
-    for (const c of calls ?? []) {
-      const card = this.#card(c.callSid, { load: false });
-      card.setSummary(c);
-    }
-    await Promise.allSettled([...this.#cards.values()].map((card) => card.load()));
-    this.#refreshCounts();
+    clearInterval(this.#relist);
+    this.#relist = setInterval(() => this.#listSoon(0), RELIST_MS);
+    await this.#list();
+    await Promise.allSettled([...this.#cards.values()].map((card) => card.load({ again: true })));
   }
 
   hideEnded() {
+    this.#board.hideFinished();
     for (const [sid, card] of this.#cards) {
-      if (card.isOver) {
+      if ((card.isOver || card.state === 'handed_off') && sid !== this.#open) {
         card.el.remove();
         this.#cards.delete(sid);
       }
     }
-    this.#refreshCounts();
+    this.#syncEnded();
   }
 
   reset() {
+    clearInterval(this.#relist);
     this.#cards.clear();
-    clear(this.#list);
-    this.#refreshCounts();
-  }
-
-  #card(callSid, { load = true } = {}) {
-    let card = this.#cards.get(callSid);
-    if (!card) {
-      card = new CallCard(callSid, {
-        thresholds: () => this.#thresholds,
-        changed: () => this.#refreshCounts(),
-        placed: (c) => this.#place(c),
-      });
-      this.#cards.set(callSid, card);
-      this.#place(card);
-      // The feed does not announce a call's start: the first event is usually its first words.
-      if (load) void card.load();
-      this.#refreshCounts();
-    }
-    return card;
+    clear(this.#detail);
+    this.#board.reset();
+    this.#syncEnded();
   }
 
   /**
-   * A call whose action failed first (the latest failure on top), then the newest call first, so the calls a
-   * supervisor already watches do not move when one starts.
+   * New calls seen in the feed: one listing for all of them, at most one running at a time; a listing that failed
+   * (the service busy: 503) is tried again a little later.
    */
-  #place(card) {
-    const before = [...this.#cards.values()]
-      .filter((c) => c !== card && c.el.isConnected && comesBefore(card, c))
-      .sort((a, b) => (comesBefore(a, b) ? -1 : 1))[0];
-    const target = before?.el ?? null;
-    if (card.el.isConnected && card.el.nextElementSibling === target) return;
-    if (target) this.#list.insertBefore(card.el, target);
-    else this.#list.append(card.el);
+  #listSoon(delay = 250) {
+    if (this.#listing) {
+      this.#listAgain = true;
+      return;
+    }
+    this.#listing = new Promise((r) => setTimeout(r, delay)).then(() => this.#list());
+    void this.#listing.then((ok) => {
+      this.#listing = undefined;
+      if (this.#listAgain || !ok) {
+        this.#listAgain = false;
+        this.#listSoon(ok ? 250 : 2000);
+      }
+    });
   }
 
-  #refreshCounts() {
-    const counts = {};
-    for (const c of this.#cards.values()) counts[c.state] = (counts[c.state] ?? 0) + 1;
-    const parts = ['monitoring', 'paused', 'handed_off', 'ended'].filter((s) => counts[s]).map((s) => `${counts[s]} ${STATE_LABELS[s].toLowerCase()}`);
-    $('#live-counts', this.#root).textContent = parts.join(' · ');
-    $('#live-empty', this.#root).hidden = this.#cards.size > 0;
-    $('#live-clear-ended', this.#root).disabled = ![...this.#cards.values()].some((c) => c.isOver);
+  async #list() {
+    let calls;
+    try {
+      ({ calls } = await api('/api/calls?state=live&limit=1000'));
+    } catch (err) {
+      console.warn('could not list live calls:', err.message);
+      return err.status === 401 ? true : false;
+    }
+    for (const c of calls ?? []) {
+      this.#board.setSummary(c);
+      this.#cards.get(c.callSid)?.setSummary(c);
+    }
+    return true;
+  }
+
+  #syncEnded() {
+    $('#live-clear-ended', this.#root).disabled = !this.#board.hasFinished();
   }
 }
 
-/** Whether card a is shown above card b. */
-function comesBefore(a, b) {
-  const alertA = a.alert?.at ?? 0;
-  const alertB = b.alert?.at ?? 0;
-  if (alertA !== alertB) return alertA > alertB;
-  return a.startedAt > b.startedAt;
+function applyToCard(card, event) {
+  switch (event.type) {
+    case 'call':
+      card.setState(event.state, event.degraded, { fromFeed: true, pausedUntil: event.pausedUntil ?? null });
+      break;
+    case 'utterance':
+      card.addUtterance(event);
+      break;
+    case 'assessment':
+      card.addAssessment(event);
+      break;
+    case 'decision':
+      card.addDecision(normaliseDecision(event));
+      break;
+    case 'outcome':
+      card.addOutcome(event);
+      break;
+    case 'gate':
+      card.addGate(event);
+      break;
+    case 'alert':
+      card.addAlert(event);
+      break;
+  }
 }
 
 const ALERT_HEADINGS = {
@@ -245,8 +290,8 @@ class CallCard {
   }
 
   /** Fills in what happened before this page saw the call (and its numbers), once. */
-  async load() {
-    if (this.#loaded) return;
+  async load({ again = false } = {}) {
+    if (this.#loaded && !again) return;
     this.#loaded = true;
     let detail;
     try {
