@@ -5,7 +5,7 @@ import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActionExecutor } from './actions/executor.js';
-import { secureCaptureRoute, type CaptureDone } from './actions/secure-capture-route.js';
+import { secureCaptureRoute } from './actions/secure-capture-route.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './actions/twilio-rest.js';
 import { LocalBus } from './bus/local.js';
 import { RedisBus } from './bus/redis.js';
@@ -15,6 +15,7 @@ import { createClassifier } from './classification/index.js';
 import { LlmSummarizer, localSummarizer, type HandoffSummarizer } from './classification/summary.js';
 import type { Config } from './config.js';
 import { limitPendingConnections } from './connection-limits.js';
+import { HolderForwarding } from './holders.js';
 import { mediaStreamRoute } from './media/stream-route.js';
 import { createMetrics, registerStoreMetrics } from './metrics.js';
 import { RuleBook } from './rules/rule-book.js';
@@ -23,7 +24,7 @@ import { loadRuleSet } from './store/rule-sets.js';
 import type { Store } from './store/types.js';
 import { createOpenAIRealtimeTranscription } from './transcription/openai-realtime.js';
 import { twilioTranscription, type TranscriberFactory } from './transcription/transcriber.js';
-import { twilioTranscriptionRoute, type CallbackAnswer } from './transcription/twilio-callbacks.js';
+import { twilioTranscriptionRoute } from './transcription/twilio-callbacks.js';
 import { dashboard } from './supervisor/dashboard.js';
 import { supervisorPlugin } from './supervisor/index.js';
 import type { SignatureOptions } from './twilio-signature.js';
@@ -57,13 +58,6 @@ export interface ServiceParts {
   /** Where log lines go (default: stdout). */
   logDestination: NodeJS.WritableStream;
 }
-
-/**
- * Several instances: how long a Twilio callback for a call no instance holds yet waits for the call's stream to
- * start somewhere (then it is handled where it landed), and how often it asks meanwhile.
- */
-const HOLDER_WAIT_MS = 2000;
-const HOLDER_POLL_MS = 100;
 
 export async function buildService(config: Config, parts: Partial<ServiceParts> = {}): Promise<Service> {
   const app = Fastify({
@@ -139,24 +133,9 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
       idleMs: config.lifecycle.idleMs,
     },
   );
-  // Supervisors connected to another instance reach the calls this one holds, and so do Twilio's transcription
-  // callbacks that the load balancer sent elsewhere.
-  let forwardedCallback: ((fields: unknown) => CallbackAnswer) | undefined;
-  let forwardedCapture: ((done: CaptureDone) => string) | undefined;
-  bus.serve((command) => {
-    if (!monitor.session(command.callSid)) return undefined;
-    if (command.op === 'transcription-callback') {
-      const answer = forwardedCallback?.(command.fields);
-      return answer && Promise.resolve({ result: 'handled by its holder', detail: String(answer.status), ...answer });
-    }
-    if (command.op === 'secure-capture-done') {
-      const { op: _, ...done } = command;
-      const twiml = forwardedCapture?.(done);
-      return twiml === undefined ? undefined : Promise.resolve({ result: 'handled by its holder', detail: 'twiml', twiml });
-    }
-    if (command.op === 'let-go') return monitor.letGo(command.callSid, command.to);
-    return monitor.command(command);
-  });
+  // Supervisors connected to another instance reach the calls this one holds, and so do Twilio's requests about
+  // them that the load balancer sent elsewhere.
+  const holders = new HolderForwarding(bus, monitor, app.log);
   const signature: SignatureOptions = {
     authToken: config.twilio.authToken,
     verify: config.verifySignatures,
@@ -182,43 +161,8 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     // The reason's first words only: a label must not carry whatever a bad frame contained.
     onBadFrame: (reason) => metrics.badFrames.inc({ reason: reason.split(/[:"]/)[0]!.trim().slice(0, 40) }),
   });
-  await app.register(twilioTranscriptionRoute, {
-    monitor,
-    signature,
-    toHolder: async (callSid, fields) => {
-      if (!(bus instanceof RedisBus)) return undefined;
-      // Twilio starts a call's transcription with its stream: the first callbacks can come before the stream's
-      // start reaches any instance. Until one holds the call (here or elsewhere), a callback waits, briefly.
-      const until = Date.now() + HOLDER_WAIT_MS;
-      for (;;) {
-        const answer = await bus.request({ op: 'transcription-callback', callSid, fields });
-        if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
-        if (answer.kind === 'unreachable') {
-          app.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
-          return undefined;
-        }
-        if (answer.kind === 'reply' || monitor.session(callSid) || Date.now() >= until) return undefined;
-        await new Promise((r) => setTimeout(r, HOLDER_POLL_MS));
-        if (monitor.session(callSid)) return undefined;
-      }
-    },
-    fromOthers: (accept) => {
-      forwardedCallback = accept;
-    },
-  });
-  await app.register(secureCaptureRoute, {
-    monitor,
-    signature,
-    toHolder: async (done) => {
-      const answer = await bus.request({ op: 'secure-capture-done', ...done });
-      if (answer.kind === 'reply') return answer.reply.twiml;
-      if (answer.kind === 'unreachable') app.log.warn({ callSid: done.callSid, detail: answer.detail }, 'could not ask the other instances about a finished secure capture: handled here');
-      return undefined;
-    },
-    fromOthers: (accept) => {
-      forwardedCapture = accept;
-    },
-  });
+  await app.register(twilioTranscriptionRoute, { monitor, signature, ...holders.transcription });
+  await app.register(secureCaptureRoute, { monitor, signature, ...holders.secureCapture });
   // Liveness and readiness. /health is the old name of /healthz, kept. Readiness is a list of checks, each naming
   // what is wrong when it is not ready; the store's state (writes waiting on disk while it is down) is shown too.
   const health = async () => ({ ok: true, calls: monitor.sessions.size, instance: config.lifecycle.instanceId });

@@ -1,0 +1,81 @@
+// Several instances, one call: the instance that holds a call's stream decides for it. Twilio's requests about a
+// call (a transcription callback, the action of a finished <Pay>) and supervisors' actions that land on another
+// instance are checked there and handed over the bus to the holder; this module is both ends of that hand-over.
+import type { FastifyBaseLogger } from 'fastify';
+import type { CaptureDone, SecureCaptureOptions } from './actions/secure-capture-route.js';
+import { RedisBus } from './bus/redis.js';
+import type { Bus } from './bus/types.js';
+import type { CallMonitor } from './calls/monitor.js';
+import type { CallbackAnswer, TwilioTranscriptionOptions } from './transcription/twilio-callbacks.js';
+
+/**
+ * How long a Twilio callback for a call no instance holds yet waits for the call's stream to start somewhere (then
+ * it is handled where it landed), and how often it asks meanwhile. Twilio starts a call's transcription with its
+ * stream: the first callbacks can come before the stream's start reaches any instance.
+ */
+const HOLDER_WAIT_MS = 2000;
+const HOLDER_POLL_MS = 100;
+
+export class HolderForwarding {
+  #callback: ((fields: unknown) => CallbackAnswer) | undefined;
+  #capture: ((done: CaptureDone) => string) | undefined;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly monitor: CallMonitor,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    // The holder's end: runs what other instances hand over, for the calls held here.
+    bus.serve((command) => {
+      if (!monitor.session(command.callSid)) return undefined;
+      if (command.op === 'transcription-callback') {
+        const answer = this.#callback?.(command.fields);
+        return answer && Promise.resolve({ result: 'handled by its holder', detail: String(answer.status), ...answer });
+      }
+      if (command.op === 'secure-capture-done') {
+        const { op: _, ...done } = command;
+        const twiml = this.#capture?.(done);
+        return twiml === undefined ? undefined : Promise.resolve({ result: 'handled by its holder', detail: 'twiml', twiml });
+      }
+      if (command.op === 'let-go') return monitor.letGo(command.callSid, command.to);
+      return monitor.command(command);
+    });
+  }
+
+  /** The transcription callback route's share: hand over, and take what others hand over. */
+  readonly transcription: Pick<TwilioTranscriptionOptions, 'toHolder' | 'fromOthers'> = {
+    toHolder: async (callSid, fields) => {
+      if (!(this.bus instanceof RedisBus)) return undefined;
+      const until = Date.now() + HOLDER_WAIT_MS;
+      for (;;) {
+        const answer = await this.bus.request({ op: 'transcription-callback', callSid, fields });
+        if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
+        if (answer.kind === 'unreachable') {
+          this.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
+          return undefined;
+        }
+        // Until one holds the call (here or elsewhere), the callback waits, briefly.
+        if (answer.kind === 'reply' || this.monitor.session(callSid) || Date.now() >= until) return undefined;
+        await new Promise((r) => setTimeout(r, HOLDER_POLL_MS));
+        if (this.monitor.session(callSid)) return undefined;
+      }
+    },
+    fromOthers: (accept) => {
+      this.#callback = accept;
+    },
+  };
+
+  /** The secure capture route's share. Only what decides the answer crosses the bus, never a payment field. */
+  readonly secureCapture: Pick<SecureCaptureOptions, 'toHolder' | 'fromOthers'> = {
+    toHolder: async (done) => {
+      if (!(this.bus instanceof RedisBus)) return undefined;
+      const answer = await this.bus.request({ op: 'secure-capture-done', ...done });
+      if (answer.kind === 'reply') return answer.reply.twiml;
+      if (answer.kind === 'unreachable') this.log.warn({ callSid: done.callSid, detail: answer.detail }, 'could not ask the other instances about a finished secure capture: handled here');
+      return undefined;
+    },
+    fromOthers: (accept) => {
+      this.#capture = accept;
+    },
+  };
+}
