@@ -84,7 +84,8 @@ export async function verdictRoutes(app: FastifyInstance, opts: VerdictRoutesOpt
     if (session) return { startedAt: session.startedAt, endedAt: session.endedAt };
     const record = await store.getCall(callSid);
     if (record) return { startedAt: record.startedAt, endedAt: record.endedAt };
-    const first = await store.queryAudit({ callSid, limit: 1 });
+    // A call's own entries (not a supervisor's request naming it, which is audited whatever its answer).
+    const first = await store.queryAudit({ callSid, kind: 'call', limit: 1 });
     if (first.length > 0) return { startedAt: undefined, endedAt: undefined };
     throw new ApiError(404, `no call ${callSid} is live here or kept in the store (calls older than the retention period are purged)`);
   };
