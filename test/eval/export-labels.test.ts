@@ -35,7 +35,7 @@ const sids: Record<string, string> = {};
 
 beforeAll(async () => {
   const store = await createStore({ sqlitePath: db });
-  const s = await startApiStack({ store, speed: 16 });
+  const s = await startApiStack({ store, speed: 4 });
   try {
     const scenarios = new Map((await loadScenarios()).map((sc) => [sc.name, sc]));
     const calls = ['asks-for-human', 'frustrated-caller', 'calm-caller', 'reads-card-number'].map((name) => [name, s.emulator.placeCall(scenarios.get(name)!)] as const);
@@ -43,8 +43,12 @@ beforeAll(async () => {
     await s.service.monitor.settle();
     for (const [name, c] of calls) sids[name] = c.sid;
 
-    const decision = async (name: string, ruleId: string) =>
-      (await s.api('GET', `/api/calls/${sids[name]}`, { as: 'viewer' })).body.decisions.find((d: { ruleId: string }) => d.ruleId === ruleId).decisionId as string;
+    const decision = async (name: string, ruleId: string) => {
+      const detail = (await s.api('GET', `/api/calls/${sids[name]}`, { as: 'viewer' })).body;
+      const found = detail.decisions.find((d: { ruleId: string }) => d.ruleId === ruleId);
+      if (!found) throw new Error(`the ${name} call was not decided on by ${ruleId}: ${JSON.stringify(detail.audit.map((e: { kind: string; actor: string; data: unknown }) => [e.kind, e.actor, e.data]))} ${JSON.stringify(detail.transcript)}`);
+      return found.decisionId as string;
+    };
     const mark = async (name: string, body: object) => expect((await s.api('POST', `/api/calls/${sids[name]}/verdicts`, { as: 'supervisor', body })).status).toBe(201);
     const whole = async (name: string) => {
       const lines = await store.transcript(sids[name]!);

@@ -34,7 +34,7 @@ describe.skipIf(!runHere)('verdicts and rule health in a browser', () => {
     store = await createStore({ sqlitePath: ':memory:' });
     tokens.supervisor = (await issueToken(store, { name: 'sam', role: 'supervisor' })).token;
     tokens.viewer = (await issueToken(store, { name: 'vic', role: 'viewer' })).token;
-    stack = await startLocalStack({ speed: 8, parts: { store }, env: { LOG_LEVEL: 'error' } });
+    stack = await startLocalStack({ speed: 4, parts: { store }, env: { LOG_LEVEL: 'error' } });
     const scenarios = new Map((await loadScenarios()).map((s) => [s.name, s]));
     const calls = ['asks-for-human', 'frustrated-caller', 'calm-caller'].map((name) => [name, stack.emulator.placeCall(scenarios.get(name)!)] as const);
     await Promise.all(calls.map(([, c]) => c.done));

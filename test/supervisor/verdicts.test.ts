@@ -13,7 +13,7 @@ let decisionId: string;
 const T0 = Date.now();
 
 beforeAll(async () => {
-  s = await startApiStack({ speed: 16 });
+  s = await startApiStack({ speed: 4 });
   scenarios = new Map((await loadScenarios()).map((sc) => [sc.name, sc]));
   const a = s.emulator.placeCall(scenarios.get('asks-for-human')!);
   const b = s.emulator.placeCall(scenarios.get('calm-caller')!);
@@ -22,7 +22,9 @@ beforeAll(async () => {
   handedOff = a.sid;
   calm = b.sid;
   const detail = await s.api('GET', `/api/calls/${handedOff}`, { as: 'viewer' });
-  decisionId = detail.body.decisions.find((d: { ruleId: string }) => d.ruleId === 'caller-asks-for-a-person').decisionId;
+  const decision = detail.body.decisions.find((d: { ruleId: string }) => d.ruleId === 'caller-asks-for-a-person');
+  if (!decision) throw new Error(`the asks-for-human call was not handed off: ${JSON.stringify(detail.body.audit.map((e: { kind: string; actor: string; data: unknown }) => [e.kind, e.actor, e.data]))}`);
+  decisionId = decision.decisionId;
 });
 afterAll(async () => {
   await s.close();
