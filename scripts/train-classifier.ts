@@ -359,4 +359,9 @@ function fnvHex(text: string): string {
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
-main();
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message ?? err}\n`);
+  process.exit(1);
+}

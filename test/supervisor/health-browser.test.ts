@@ -41,7 +41,7 @@ describe.skipIf(!runHere)('verdicts and rule health in a browser', () => {
     await stack.service.monitor.settle();
     for (const [name, c] of calls) sids[name] = c.sid;
     // What the page must show: the rules' decisions are in the store.
-    for (const [name, ruleId] of [['asks-for-human', 'caller-asks-for-a-person'], ['frustrated-caller', 'caller-frustrated']]) {
+    for (const [name, ruleId] of [['asks-for-human', 'caller-asks-for-a-person'], ['frustrated-caller', 'caller-frustrated']] as const) {
       const fired = (await store.audit(sids[name]!)).some((e) => e.kind === 'decision' && e.data.ruleId === ruleId);
       if (!fired) throw new Error(`the ${name} call was not decided on by ${ruleId}: the scenario or the default rules changed`);
     }
