@@ -20,7 +20,7 @@ export const HEALTH_LIMITS = {
 };
 
 /** A bucket size for a period: the smallest of these giving at most 60 buckets. */
-const NICE_BUCKETS = [5, 15, 60, 180, 360, 720, 1440, 10_080].map((m) => m * 60_000);
+const NICE_BUCKETS = [1, 5, 15, 60, 180, 360, 720, 1440, 10_080].map((m) => m * 60_000);
 
 export function defaultBucketMs(periodMs: number): number {
   return NICE_BUCKETS.find((b) => periodMs / b <= 60) ?? Math.ceil(periodMs / HEALTH_LIMITS.maxBuckets);

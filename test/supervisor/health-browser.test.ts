@@ -124,6 +124,16 @@ describe.skipIf(!runHere)('verdicts and rule health in a browser', () => {
     expect(await figure(frustrated, 'wrong')).toBe('100%');
     await shot(page, '19-rule-health');
 
+    // A bucket of the plot, from the keyboard: that stretch of time alone, in finer buckets, the same figures.
+    const bucket = person.getByRole('button', { name: /^Zoom in on .* \(1 hits\)$/ });
+    await bucket.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#health-status').textContent()).toMatch(/in buckets of 1 minute\./);
+    expect(await page.getByLabel('Period', { exact: true }).inputValue()).toBe('custom');
+    expect(await figure(person, 'hits')).toBe('1');
+    expect(await figure(person, 'should_not_have_acted')).toBe('1');
+    expect(Number(await person.locator('svg.health-chart').getAttribute('data-buckets'))).toBe(5);
+
     // The call behind the verdict is a link to it.
     await person.locator('tr[data-figure="should_not_have_acted"]').getByRole('link', { name: `call ${sids['asks-for-human']}` }).click();
     await expect.poll(() => page.locator('#audit-title').getAttribute('title')).toBe(sids['asks-for-human']);

@@ -15,6 +15,8 @@ const FIGURES = [
 export class HealthView {
   #root;
   #loaded = false;
+  /** A bucket chosen in a plot: its exact period (the From and To fields show it to the minute). */
+  #exact;
 
   constructor(root) {
     this.#root = root;
@@ -22,8 +24,16 @@ export class HealthView {
       e.preventDefault();
       void this.load();
     });
-    $('#health-preset', root).addEventListener('change', () => this.#syncPeriod());
-    for (const id of ['#health-from', '#health-to']) $(id, root).addEventListener('input', () => ($('#health-preset', root).value = 'custom'));
+    $('#health-preset', root).addEventListener('change', () => {
+      this.#exact = undefined;
+      this.#syncPeriod();
+    });
+    for (const id of ['#health-from', '#health-to']) {
+      $(id, root).addEventListener('input', () => {
+        this.#exact = undefined;
+        $('#health-preset', root).value = 'custom';
+      });
+    }
   }
 
   async show() {
@@ -46,7 +56,9 @@ export class HealthView {
     const preset = $('#health-preset', root).value;
     let from;
     let to;
-    if (preset === 'custom') {
+    if (preset === 'custom' && this.#exact) {
+      ({ from, to } = this.#exact);
+    } else if (preset === 'custom') {
       from = new Date($('#health-from', root).value).getTime();
       to = new Date($('#health-to', root).value).getTime();
       if (!Number.isFinite(from) || !Number.isFinite(to)) {
@@ -78,11 +90,22 @@ export class HealthView {
     status.textContent = `${dateTime(report.from)} to ${dateTime(report.to)}, in buckets of ${span(report.bucketMs)}${report.truncated ? '. The period held more than one answer reads: narrow it for exact figures' : ''}.`;
     const list = clear($('#health-rules', root));
     if (report.rules.length === 0) list.append(h('p', { class: 'empty' }, 'No rule is running and none fired in this period.'));
-    for (const rule of report.rules) list.append(ruleCard(rule, report));
+    for (const rule of report.rules) list.append(ruleCard(rule, report, (bucket) => this.#zoom(bucket, report.bucketMs)));
+  }
+
+  /** Shows one bucket of the plot alone, in finer buckets. */
+  #zoom(bucket, bucketMs) {
+    const root = this.#root;
+    this.#exact = { from: bucket.from, to: bucket.from + bucketMs };
+    $('#health-preset', root).value = 'custom';
+    $('#health-from', root).value = localInput(this.#exact.from);
+    $('#health-to', root).value = localInput(this.#exact.to);
+    $('#health-bucket', root).value = '';
+    void this.load().then(() => $('#health-title', root).focus());
   }
 }
 
-function ruleCard(rule, report) {
+function ruleCard(rule, report, onBucket) {
   const name = rule.ruleId || 'Stretches naming no rule';
   const titleId = `health-${rule.ruleId || 'none'}`;
   const t = rule.totals;
@@ -119,7 +142,7 @@ function ruleCard(rule, report) {
           ),
         ),
       ),
-      h('figure', { class: 'health-plot' }, healthPlot(rule.buckets, report, name), plotLegend()),
+      h('figure', { class: 'health-plot' }, healthPlot(rule.buckets, report, name, { onBucket }), plotLegend()),
     ),
   );
 }
@@ -138,7 +161,7 @@ function callLinks({ count, callSids }) {
  * Bars of hits (light) and actions (dark) per bucket on a count axis; the share marked wrong as dots on a 0–100%
  * axis, only where there were verdicts. The SVG scales to its box; its label says the gist for screen readers.
  */
-export function healthPlot(buckets, report, name, { width = 520, height = 150 } = {}) {
+export function healthPlot(buckets, report, name, { width = 520, height = 150, onBucket } = {}) {
   const pad = { top: 10, right: 34, bottom: 18, left: 28 };
   const w = width - pad.left - pad.right;
   const hgt = height - pad.top - pad.bottom;
@@ -153,7 +176,8 @@ export function healthPlot(buckets, report, name, { width = 520, height = 150 } 
   const busiest = buckets.reduce((m, b) => (b.hits > (m?.hits ?? 0) ? b : m), undefined);
   const summary = `${name}: ${hits} hits over ${buckets.length} buckets${busiest ? `, most (${busiest.hits}) from ${dateTime(busiest.from)}` : ''}; ${judged.length ? `verdicts in ${judged.length} buckets` : 'no verdicts'}`;
 
-  const svg = s('svg', { class: 'health-chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': summary, 'data-hits': hits });
+  // A group, not an img: the buckets inside are buttons, which an img would hide from assistive technology.
+  const svg = s('svg', { class: 'health-chart', viewBox: `0 0 ${width} ${height}`, role: 'group', 'aria-label': summary, 'data-hits': hits, 'data-buckets': buckets.length });
   svg.append(s('title', {}, summary));
   for (const v of [0, top]) {
     svg.append(s('line', { class: 'grid', x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }), s('text', { class: 'axis', x: pad.left - 4, y: y(v) + 3, 'text-anchor': 'end' }, String(v)));
@@ -164,6 +188,32 @@ export function healthPlot(buckets, report, name, { width = 520, height = 150 } 
     if (b.hits > 0) svg.append(s('rect', { class: 'bar-hits', x: x(i) + slot * 0.1, y: y(b.hits), width: Math.max(1, slot * 0.8), height: y(0) - y(b.hits) }, s('title', {}, `${when}: ${b.hits} hits`)));
     if (b.actions > 0) svg.append(s('rect', { class: 'bar-actions', x: x(i) + slot * 0.3, y: y(b.actions), width: Math.max(1, slot * 0.4), height: y(0) - y(b.actions) }, s('title', {}, `${when}: ${b.actions} actions`)));
   });
+  // A bucket with something in it can be shown alone: click it, or Tab to it and press Enter.
+  if (onBucket && report.bucketMs >= 120_000) {
+    buckets.forEach((b, i) => {
+      if (b.hits + b.right + b.should_not_have_acted + b.should_have_acted === 0) return;
+      const open = () => onBucket(b);
+      svg.append(
+        s('rect', {
+          class: 'bucket-target',
+          x: x(i),
+          y: pad.top,
+          width: slot,
+          height: hgt,
+          tabindex: 0,
+          role: 'button',
+          'aria-label': `Zoom in on ${dateTime(b.from)} to ${dateTime(b.from + report.bucketMs)} (${b.hits} hits)`,
+          onclick: open,
+          onkeydown: (e) => {
+            if (e.key === 'Enter' || e.key === ' ') {
+              e.preventDefault();
+              open();
+            }
+          },
+        }, s('title', {}, `${dateTime(b.from)}: ${b.hits} hits, ${b.actions} actions; click to zoom in on it`)),
+      );
+    });
+  }
   const points = buckets.map((b, i) => ({ b, i })).filter(({ b }) => b.wrongShare !== null);
   if (points.length > 1) {
     svg.append(s('path', { class: 'line-wrong', d: points.map(({ b, i }, k) => `${k ? 'L' : 'M'}${(x(i) + slot / 2).toFixed(1)},${yShare(b.wrongShare).toFixed(1)}`).join(' ') }));
@@ -205,6 +255,6 @@ function shortTime(ms, period) {
 function span(ms) {
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day${ms === 86_400_000 ? '' : 's'}`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour${ms === 3_600_000 ? '' : 's'}`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} minutes`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} minute${ms === 60_000 ? '' : 's'}`;
   return `${Math.round(ms / 1000)} s`;
 }
