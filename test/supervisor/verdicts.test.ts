@@ -88,6 +88,22 @@ describe('marking verdicts', () => {
     expect(unknownCall.status).toBe(404);
     expect((await s.api('GET', `/api/calls/CA${'0'.repeat(32)}/verdicts`, { as: 'viewer' })).status).toBe(404);
   });
+
+  it('says so when the database does not take the verdict, and keeps nothing', async () => {
+    const save = s.store.saveVerdict;
+    s.store.saveVerdict = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    };
+    try {
+      const r = await s.api('POST', `/api/calls/${handedOff}/verdicts`, { as: 'supervisor', body: { kind: 'right', decisionId } });
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('5');
+      expect(r.body.error).toMatch(/^the database did not take the verdict \(.*ECONNREFUSED.*\); nothing was saved: try again/);
+    } finally {
+      s.store.saveVerdict = save;
+    }
+    expect((await s.store.verdicts(handedOff)).map((v) => v.kind)).toEqual(['should_not_have_acted']);
+  });
 });
 
 describe('rule health', () => {

@@ -8,6 +8,7 @@ import type { CallMonitor } from '../../calls/monitor.js';
 import { redact } from '../../classification/redact.js';
 import type { RuleBook } from '../../rules/rule-book.js';
 import { VERDICT_KINDS, type Store, type Verdict } from '../../store/types.js';
+import { safeError } from '../../store/queued-store.js';
 import { actorOf } from '../auth.js';
 import { answers, ApiError } from '../http.js';
 import { defaultBucketMs, FIGURES, HEALTH_LIMITS, isRuleDecision, ruleHealth } from '../rule-health.js';
@@ -136,7 +137,14 @@ export async function verdictRoutes(app: FastifyInstance, opts: VerdictRoutesOpt
         actor: actorOf(req),
         at: Date.now(),
       };
-      await store.saveVerdict(verdict);
+      try {
+        await store.saveVerdict(verdict);
+      } catch (err) {
+        // Unlike call data, a verdict does not wait in the write queue: the supervisor is there to try again.
+        req.log.error({ err: safeError(err), callSid }, 'could not store a verdict');
+        reply.header('retry-after', '5');
+        throw new ApiError(503, `the database did not take the verdict (${safeError(err).message}); nothing was saved: try again in a moment`);
+      }
       req.auditDetail = { verdict: { id: verdict.id, kind: verdict.kind, decisionId: verdict.decisionId, ruleId: verdict.ruleId, from: verdict.from, to: verdict.to, note: verdict.note } };
       return reply.code(201).send({ verdict });
     },
