@@ -109,3 +109,38 @@ export function loadRasaHandoff(): HandoffUtterance[] {
     return { id: r.id, text: r.text, intent: r.intent, wantsHuman: r.wantsHuman };
   });
 }
+
+/**
+ * Conversations labelled on the team's own calls (`npm run export-labels`, or written in the same format): the part
+ * of `split` by the same hash of the id as the hand-written sets (train learns from dev, eval reports on test), or all.
+ */
+export function loadLabels(path: string, split: Split | 'all'): Conversation[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`--labels ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make one with npm run export-labels -- --out FILE`);
+  }
+  return parseConversations(text, path).filter((c) => split === 'all' || splitOf(c.id) === split);
+}
+
+/** Which yardstick a labelled conversation counts in: a turn asks for a person, a turn is upset, or neither (calm). */
+export function setOf(c: Conversation): SetName {
+  if (c.turns.some((t) => t.asksForPerson)) return 'person';
+  if (c.turns.some((t) => t.upset)) return 'upset';
+  return 'calm';
+}
+
+/**
+ * The caller turns a labelled file teaches the classifier: a turn marked upset is frustrated, one marked
+ * asksForPerson asks for a person, and every caller turn of a calm conversation is neither. Unmarked turns of a
+ * conversation that has marks say nothing for sure and are left out.
+ */
+export function labelledTurns(conversations: readonly Conversation[]): { text: string; frustrated?: boolean; wantsHuman?: boolean }[] {
+  return conversations.flatMap((c) => {
+    const calm = setOf(c) === 'calm';
+    return c.turns
+      .filter((t) => t.track === 'inbound' && (calm || t.upset || t.asksForPerson))
+      .map((t) => (calm ? { text: t.text, frustrated: false, wantsHuman: false } : { text: t.text, ...(t.upset ? { frustrated: true } : {}), ...(t.asksForPerson ? { wantsHuman: true } : {}) }));
+  });
+}

@@ -3,12 +3,16 @@
 // whole conversations replayed through the rules as a live call decides (false takeovers, requests, upset callers).
 //
 //   npm run eval -- [--split test|dev] [--rules FILE] [--format json|text] [--examples N]
+//   npm run eval -- --labels FILE [--split test|dev|all] [--rules FILE] [--examples N]
+//
+// --labels replays only the conversations in FILE (npm run export-labels: the team's own calls, marked by
+// supervisors' verdicts), each in the yardstick its marks put it in, and prints their figures as JSON.
 
 import { parseArgs } from 'node:util';
 import { LocalClassifier } from '../src/classification/local.js';
 import type { SensitiveCategory, Turn } from '../src/types.js';
 import { STRICT_ENTITIES, isFrustrated, isHeldAside, loadBitext, loadGoEmotions, loadPresidio } from './classifier-data.js';
-import { loadRasaHandoff, loadSet, loadTaskmaster, type Split } from './conversations.js';
+import { loadLabels, loadRasaHandoff, loadSet, loadTaskmaster, setOf, type Split } from './conversations.js';
 import { formatText } from './eval-text.js';
 import { DEFAULT_RULES_FILE, falseTakeovers, loadRules, personRequests, replay, upsetCallers } from './replay.js';
 import { sensitiveSamples } from './sensitive-samples.js';
@@ -39,27 +43,51 @@ function scores(c: Counts): { precision: number; recall: number; f1: number; n: 
   return { precision: r(precision), recall: r(recall), f1: r(f1), n: c.tp + c.fp + c.fn + c.tn, positives: c.tp + c.fn };
 }
 
-function options(): { split: Split; rules: string; format: 'json' | 'text'; examples: number } {
-  const usage = 'usage: npm run eval -- [--split test|dev] [--rules FILE] [--format json|text] [--examples N]';
+function options(): { split: Split | 'all'; rules: string; format: 'json' | 'text'; examples: number; labels?: string } {
+  const usage = 'usage: npm run eval -- [--split test|dev] [--rules FILE] [--format json|text] [--examples N]\n       npm run eval -- --labels FILE [--split test|dev|all] [--rules FILE] [--examples N]';
   let values;
   try {
-    ({ values } = parseArgs({ options: { split: { type: 'string' }, rules: { type: 'string' }, format: { type: 'string' }, examples: { type: 'string' } } }));
+    ({ values } = parseArgs({ options: { split: { type: 'string' }, rules: { type: 'string' }, format: { type: 'string' }, examples: { type: 'string' }, labels: { type: 'string' } } }));
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${usage}`);
   }
   const split = values.split ?? 'test';
   const format = values.format ?? 'json';
-  if (split !== 'test' && split !== 'dev') throw new Error(`--split must be test or dev, not "${split}"\n${usage}`);
+  if (split !== 'test' && split !== 'dev' && !(split === 'all' && values.labels)) throw new Error(`--split must be test or dev${values.labels ? ' or all' : ''}, not "${split}"\n${usage}`);
+  if (values.labels && format !== 'json') throw new Error(`--labels prints JSON only (--format json)\n${usage}`);
   if (format !== 'json' && format !== 'text') throw new Error(`--format must be json or text, not "${format}"\n${usage}`);
   // Examples quote the conversations: on the test split they stay hidden unless asked for, so that reading the
   // figures never means reading the test part.
   const examples = Number(values.examples ?? (split === 'dev' ? 10 : 0));
   if (!Number.isInteger(examples) || examples < 0) throw new Error(`--examples must be a whole number, not "${values.examples}"\n${usage}`);
-  return { split, rules: values.rules ?? DEFAULT_RULES_FILE, format, examples };
+  return { split, rules: values.rules ?? DEFAULT_RULES_FILE, format, examples, ...(values.labels ? { labels: values.labels } : {}) };
+}
+
+/** --labels: the team's labelled conversations, replayed through the rules, each in the yardstick its marks name. */
+async function evalLabels(opts: ReturnType<typeof options> & { labels: string }): Promise<void> {
+  const local = new LocalClassifier();
+  const conversations = loadLabels(opts.labels, opts.split);
+  const rules = await loadRules(opts.rules).catch((err: Error) => {
+    throw new Error(err.message.replace(/^RULES_FILE=/, '--rules '));
+  });
+  const of = (set: 'calm' | 'person' | 'upset') => conversations.filter((c) => setOf(c) === set);
+  const calm = await replay(of('calm'), rules, local);
+  const report = {
+    classifier: `local (${local.modelVersion})`,
+    split: opts.split,
+    rules: opts.rules,
+    labels: { file: opts.labels, conversations: conversations.length, calm: calm.length, person: of('person').length, upset: of('upset').length },
+    falseTakeovers: { data: 'labelled calm conversations: any enforce rule acting is a false takeover', ...falseTakeovers(calm, rules, opts.examples) },
+    personRequests: { data: 'labelled conversations in which the caller asks for a person', ...personRequests(await replay(of('person'), rules, local), opts.examples) },
+    upsetCallers: { data: 'labelled conversations with upset caller turns; target: handed off by the third upset turn', ...upsetCallers(await replay(of('upset'), rules, local), opts.examples) },
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.labels) return evalLabels({ ...opts, labels: opts.labels });
+  if (opts.split === 'all') throw new Error('--split all goes with --labels only');
   const local = new LocalClassifier();
   const judge = (text: string, context: Turn[] = []) => local.assess({ text, track: 'inbound', context });
 
@@ -117,8 +145,9 @@ async function main(): Promise<void> {
   const rules = await loadRules(opts.rules).catch((err: Error) => {
     throw new Error(err.message.replace(/^RULES_FILE=/, '--rules '));
   });
-  const taskmaster = loadTaskmaster(opts.split);
-  const written = loadSet('calm', opts.split);
+  const split: Split = opts.split;
+  const taskmaster = loadTaskmaster(split);
+  const written = loadSet('calm', split);
   const calm = await replay([...taskmaster, ...written], rules, local);
   // Taskmaster's many short typed orders would drown the written calls in one overall share: each is shown apart too.
   const part = (rs: typeof calm) => {
@@ -126,8 +155,8 @@ async function main(): Promise<void> {
     return { conversations, withTakeover, share };
   };
   const bySet = { taskmaster: part(calm.slice(0, taskmaster.length)), written: part(calm.slice(taskmaster.length)) };
-  const person = await replay(loadSet('person', opts.split), rules, local);
-  const upset = await replay(loadSet('upset', opts.split), rules, local);
+  const person = await replay(loadSet('person', split), rules, local);
+  const upset = await replay(loadSet('upset', split), rules, local);
 
   const kinds = Object.fromEntries([...byKind].sort().map(([k, c]) => [k, c.tp + c.fn > 0 ? { recall: scores(c).recall, n: c.tp + c.fn } : { falsePositives: c.fp, n: c.fp + c.tn }]));
   const report = {

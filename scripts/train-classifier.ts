@@ -1,9 +1,16 @@
 // Trains the local classifier's linear model (npm run train) on ../shared/data and writes models/local-classifier.json.
 // Deterministic: fixed seed, fixed splits by text hash; the held-aside 20% is never read here except to be skipped, and
 // GoEmotions dev (what npm run eval reports frustration on) is never read at all.
+//
+//   npm run train -- [--labels FILE]
+//
+// --labels adds the dev part of a labelled file (npm run export-labels: turns of the team's own calls marked by
+// supervisors' verdicts; the test part is left for npm run eval -- --labels FILE): upset turns as frustrated, turns
+// asking for a person as such, the caller turns of calm conversations as neither.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { extractFeatures, dot, type SparseFeatures } from '../src/classification/features.js';
 import { frustrationCues } from '../src/classification/frustration.js';
 import { HEAD_NAMES, quantize, sigmoid, type HeadName, type ModelJson } from '../src/classification/model.js';
@@ -12,6 +19,7 @@ import {
   NEGATIVE_LABELS, POSITIVE_LABELS, REPO_ROOT, crossValidationFold, isFrustrated, isHeldAside, isTuning, loadBitext,
   loadGoEmotions,
 } from './classifier-data.js';
+import { labelledTurns, loadLabels } from './conversations.js';
 import { mulberry32 } from './sensitive-samples.js';
 
 export const TRAINING = { bits: 18, epochs: 6, learningRate: 0.1, l2: 1e-4, seed: 20261121 };
@@ -226,6 +234,9 @@ const range = (from: number, to: number, step: number): number[] =>
   Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => Math.round((from + i * step) * 1e6) / 1e6);
 
 function main(): void {
+  const { values } = parseArgs({ options: { labels: { type: 'string' } } });
+  const labelled = values.labels ? labelledTurns(loadLabels(values.labels, 'dev')) : [];
+  if (values.labels) process.stderr.write(`${labelled.length} labelled caller turns from the dev part of ${values.labels}\n`);
   const started = Date.now();
   const bits = TRAINING.bits;
   const feats = new Map<string, SparseFeatures>();
@@ -259,6 +270,7 @@ function main(): void {
     ...FRUSTRATED.map((t) => withCues({ x: fx(t), y: 1, weight: 2 }, t)),
     ...NEUTRAL.map((t) => withCues({ x: fx(t), y: 0, weight: 3 }, t)),
     ...NOT_WANTS_HUMAN.map((t) => withCues({ x: fx(t), y: 0, weight: 1 }, t)),
+    ...labelled.filter((l) => l.frustrated !== undefined).map((l) => withCues({ x: fx(l.text), y: l.frustrated ? 1 : 0, weight: 2 }, l.text)),
   ];
   const examples: Record<HeadName, Example[]> = {
     frustration: [...frusEmotions, ...frusExtra],
@@ -279,6 +291,7 @@ function main(): void {
       ...phrases(WANTS_HUMAN, 1),
       ...phrases(NOT_WANTS_HUMAN, 0),
       ...phrases(NEUTRAL, 0),
+      ...labelled.filter((l) => l.wantsHuman !== undefined).map((l) => ({ x: fx(l.text), y: l.wantsHuman ? 1 : 0, weight: 2 })),
     ],
   };
 
@@ -327,7 +340,7 @@ function main(): void {
         bitextFit: bitextFit.length, bitextTune: bitextTune.length,
       },
       tuning: { frustrationOutOfFoldF1: round(frusBest.f1), frustrationLogitThreshold: frusBest.threshold, wantsHumanF1: round(humBest.f1) },
-      data: 'GoEmotions train (Apache-2.0), Bitext sample (CDLA-Sharing-1.0), fixtures/training/*.txt; held-aside 20% by text hash excluded',
+      data: `GoEmotions train (Apache-2.0), Bitext sample (CDLA-Sharing-1.0), fixtures/training/*.txt${values.labels ? `, ${labelled.length} labelled turns (dev part of --labels)` : ''}; held-aside 20% by text hash excluded`,
     },
   };
   const out = join(REPO_ROOT, 'models', 'local-classifier.json');
@@ -346,4 +359,9 @@ function fnvHex(text: string): string {
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
-main();
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message ?? err}\n`);
+  process.exit(1);
+}

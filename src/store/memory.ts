@@ -12,6 +12,8 @@ import {
   type Store,
   type StoredToken,
   type TranscriptLine,
+  type Verdict,
+  type VerdictQuery,
 } from './types.js';
 
 export class MemoryStore implements Store {
@@ -20,6 +22,7 @@ export class MemoryStore implements Store {
   readonly entries: AuditEntry[] = [];
   readonly ruleSets: RuleSetVersion[] = [];
   readonly tokens = new Map<string, StoredToken>();
+  readonly verdictList: Verdict[] = [];
   /** Ids of the lines and entries written, so that a repeated write is stored once. */
   readonly #written = new Set<string>();
 
@@ -138,6 +141,21 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async saveVerdict(verdict: Verdict): Promise<void> {
+    if (this.verdictList.some((v) => v.id === verdict.id)) throw new Error(`a verdict with id ${verdict.id} exists already`);
+    this.verdictList.push(structuredClone(verdict));
+  }
+  async verdicts(callSid: string): Promise<Verdict[]> {
+    return this.verdictList.filter((v) => v.callSid === callSid).map((v) => structuredClone(v));
+  }
+  async queryVerdicts(q: VerdictQuery): Promise<Verdict[]> {
+    return this.verdictList
+      .filter((v) => (q.since === undefined || v.from >= q.since) && (q.before === undefined || v.from < q.before))
+      .sort((a, b) => a.from - b.from || a.at - b.at)
+      .slice(0, q.limit ?? 1000)
+      .map((v) => structuredClone(v));
+  }
+
   async purgeBefore(epochMs: number): Promise<PurgeResult> {
     let calls = 0;
     for (const [sid, c] of this.calls) {
@@ -150,6 +168,7 @@ export class MemoryStore implements Store {
     const transcriptLines = removeWhere(this.lines, (l) => l.at < epochMs);
     // Entries tied to no call are the change audit (rules, tokens): they stay.
     const auditEntries = removeWhere(this.entries, (e) => e.at < epochMs && e.callSid !== '');
+    removeWhere(this.verdictList, (v) => v.from < epochMs);
     return { calls, transcriptLines, auditEntries };
   }
 

@@ -102,6 +102,29 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('calls_instance_open').ifNotExists().on('calls').columns(['instance_id', 'ended_at']).execute();
       },
     },
+    // Supervisors' verdicts on decisions and on stretches of calls, and the reads rule health makes: decisions of a
+    // period (by kind and time, not every assessment of it), verdicts of a period.
+    '0005_verdicts': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('verdicts')
+          .ifNotExists()
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('call_sid', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('decision_id', 'text')
+          .addColumn('rule_id', 'text')
+          .addColumn('from_at', 'double precision', (c) => c.notNull())
+          .addColumn('to_at', 'double precision', (c) => c.notNull())
+          .addColumn('note', 'text')
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('at', 'double precision', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('verdicts_call').ifNotExists().on('verdicts').columns(['call_sid', 'at']).execute();
+        await db.schema.createIndex('verdicts_from').ifNotExists().on('verdicts').column('from_at').execute();
+        await db.schema.createIndex('audit_entries_kind_at').ifNotExists().on('audit_entries').columns(['kind', 'at']).execute();
+      },
+    },
   };
 }
 

@@ -23,6 +23,8 @@ import type {
   StoreHealth,
   StoredToken,
   TranscriptLine,
+  Verdict,
+  VerdictQuery,
 } from './types.js';
 
 export interface WriteQueueOptions {
@@ -349,6 +351,16 @@ export class QueuedStore implements Store {
   }
   revokeToken(id: string, at: number): Promise<boolean> {
     return this.#inner.revokeToken(id, at);
+  }
+  /** A supervisor's verdict is written at once, like a rule change: the supervisor hears if the database refused it. */
+  saveVerdict(verdict: Verdict): Promise<void> {
+    return this.#inner.saveVerdict(verdict);
+  }
+  verdicts(callSid: string): Promise<Verdict[]> {
+    return this.#inner.verdicts(callSid);
+  }
+  queryVerdicts(query: VerdictQuery): Promise<Verdict[]> {
+    return this.#inner.queryVerdicts(query);
   }
   purgeBefore(epochMs: number): Promise<PurgeResult> {
     return this.#inner.purgeBefore(epochMs);

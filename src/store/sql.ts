@@ -23,6 +23,9 @@ import {
   type StoredToken,
   type TokenRole,
   type TranscriptLine,
+  type Verdict,
+  type VerdictKind,
+  type VerdictQuery,
 } from './types.js';
 import type { SqlDialect } from './migrations.js';
 
@@ -54,6 +57,18 @@ export interface Database {
     actor: string;
     decision_id: string | null;
     data: string;
+  };
+  verdicts: {
+    id: string;
+    call_sid: string;
+    kind: VerdictKind;
+    decision_id: string | null;
+    rule_id: string | null;
+    from_at: Millis;
+    to_at: Millis;
+    note: string | null;
+    actor: string;
+    at: Millis;
   };
   rule_set_versions: { version: number; actor: string; at: Millis; change: string; rules: string };
   api_tokens: {
@@ -329,6 +344,39 @@ export class SqlStore implements Store {
     return r.numUpdatedRows > 0n;
   }
 
+  // ---- verdicts ------------------------------------------------------------------------------
+
+  async saveVerdict(v: Verdict): Promise<void> {
+    await this.db
+      .insertInto('verdicts')
+      .values({
+        id: v.id,
+        call_sid: v.callSid,
+        kind: v.kind,
+        decision_id: v.decisionId ?? null,
+        rule_id: v.ruleId ?? null,
+        from_at: v.from,
+        to_at: v.to,
+        note: v.note ?? null,
+        actor: v.actor,
+        at: v.at,
+      })
+      .execute();
+  }
+
+  async verdicts(callSid: string): Promise<Verdict[]> {
+    const rows = await this.db.selectFrom('verdicts').selectAll().where('call_sid', '=', callSid).orderBy('at').orderBy('id').execute();
+    return rows.map(toVerdict);
+  }
+
+  async queryVerdicts(q: VerdictQuery): Promise<Verdict[]> {
+    let query = this.db.selectFrom('verdicts').selectAll();
+    if (q.since !== undefined) query = query.where('from_at', '>=', q.since);
+    if (q.before !== undefined) query = query.where('from_at', '<', q.before);
+    const rows = await query.orderBy('from_at').orderBy('at').orderBy('id').limit(q.limit ?? 1000).execute();
+    return rows.map(toVerdict);
+  }
+
   // ---- retention -----------------------------------------------------------------------------
 
   async purgeBefore(epochMs: number): Promise<PurgeResult> {
@@ -340,6 +388,7 @@ export class SqlStore implements Store {
       const lines = await trx.deleteFrom('transcript_lines').where('at', '<', epochMs).executeTakeFirst();
       // Entries tied to no call (callSid '') are the change audit: who changed a rule or a token. They stay.
       const audit = await trx.deleteFrom('audit_entries').where('at', '<', epochMs).where('call_sid', '<>', '').executeTakeFirst();
+      await trx.deleteFrom('verdicts').where('from_at', '<', epochMs).execute();
       return {
         calls: Number(calls.numDeletedRows),
         transcriptLines: Number(lines.numDeletedRows),
@@ -427,6 +476,14 @@ function toAudit(r: Selectable<Database['audit_entries']>): AuditEntry {
   };
   if (r.decision_id !== null) entry.decisionId = r.decision_id;
   return entry;
+}
+
+function toVerdict(r: Selectable<Database['verdicts']>): Verdict {
+  const v: Verdict = { id: r.id, callSid: r.call_sid, kind: r.kind, from: ms(r.from_at), to: ms(r.to_at), actor: r.actor, at: ms(r.at) };
+  if (r.decision_id !== null) v.decisionId = r.decision_id;
+  if (r.rule_id !== null) v.ruleId = r.rule_id;
+  if (r.note !== null) v.note = r.note;
+  return v;
 }
 
 function toRuleSet(r: Selectable<Database['rule_set_versions']>): RuleSetVersion {

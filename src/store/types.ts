@@ -147,6 +147,43 @@ export interface StoredToken extends ApiToken {
   hash: string;
 }
 
+/** What a supervisor says of a rule's call: it was right to act (or not to), it should not have acted, or it should have. */
+export const VERDICT_KINDS = ['right', 'should_not_have_acted', 'should_have_acted'] as const;
+export type VerdictKind = (typeof VERDICT_KINDS)[number];
+
+/**
+ * A supervisor's verdict on one decision of a call, or on a stretch of the call where no rule fired. Verdicts are
+ * only added (a second one on the same decision is a change of mind: the latest counts). Labels for the rules'
+ * health and for training (npm run export-labels); the note is the supervisor's own words, never a transcript.
+ */
+export interface Verdict {
+  /** Given when it is made (`vd_…`). */
+  id: string;
+  callSid: string;
+  kind: VerdictKind;
+  /** The decision judged; absent for a stretch. */
+  decisionId?: string;
+  /** The decision's rule, or for a stretch the rule that should have acted (absent: none named). */
+  ruleId?: string;
+  /** What is judged, epoch ms: the decision's turn (`from` = `to` = the time of the line that fired it), or the stretch. */
+  from: number;
+  to: number;
+  note?: string;
+  /** `supervisor:<name>`. */
+  actor: string;
+  /** When it was given, epoch ms. */
+  at: number;
+}
+
+export interface VerdictQuery {
+  /** Verdicts on what happened (`from`) at or after this time. */
+  since?: number;
+  /** … and before this time. */
+  before?: number;
+  /** At most this many, oldest `from` first (default 1,000). */
+  limit?: number;
+}
+
 export interface PurgeResult {
   calls: number;
   transcriptLines: number;
@@ -219,11 +256,18 @@ export interface Store {
   /** False when no token has that id. Revoking twice keeps the first time. */
   revokeToken(id: string, at: number): Promise<boolean>;
 
+  // verdicts
+  saveVerdict(verdict: Verdict): Promise<void>;
+  /** The call's verdicts, in the order they were given. */
+  verdicts(callSid: string): Promise<Verdict[]>;
+  /** Verdicts on what happened in a period (by `from`), oldest first. */
+  queryVerdicts(query: VerdictQuery): Promise<Verdict[]>;
+
   // retention
   /**
    * Deletes call data: calls that ended (or, never ended, started) before `epochMs`, and transcript lines and the
-   * audit entries of calls (assessments, decisions, outcomes, actions on a call…) older than it. Entries tied to no
-   * call (`callSid` `''`: who changed a rule or a token) are kept.
+   * audit entries of calls (assessments, decisions, outcomes, actions on a call…) and verdicts on calls older than it.
+   * Entries tied to no call (`callSid` `''`: who changed a rule or a token) are kept.
    */
   purgeBefore(epochMs: number): Promise<PurgeResult>;
 

@@ -22,6 +22,7 @@ import { callRoutes } from './routes/calls.js';
 import { eventRoutes } from './routes/events.js';
 import { ruleRoutes } from './routes/rules.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { verdictRoutes } from './routes/verdicts.js';
 
 export { loadRuleSet, RuleSets } from '../store/rule-sets.js';
 export { issueToken, hashSecret } from './tokens.js';
@@ -100,6 +101,7 @@ async function supervisor(app: FastifyInstance, opts: SupervisorOptions): Promis
       await api.register(ruleRoutes, { ruleSets, store, dryRuns });
       await api.register(tokenRoutes, { store, streams });
       await api.register(auditRoutes, { store });
+      await api.register(verdictRoutes, { store, monitor: opts.monitor, rules });
       await api.register(eventRoutes, {
         bus: opts.bus,
         store,

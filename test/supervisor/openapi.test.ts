@@ -41,6 +41,9 @@ it('serves the OpenAPI document with every route of docs/supervisor-api.md', asy
       'POST /api/tokens',
       'DELETE /api/tokens/{id}',
       'GET /api/audit',
+      'POST /api/calls/{callSid}/verdicts',
+      'GET /api/calls/{callSid}/verdicts',
+      'GET /api/rule-health',
     ]),
   );
   const ruleBody = doc.paths['/api/rules']!.post.requestBody.content['application/json'].schema;

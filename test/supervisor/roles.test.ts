@@ -84,6 +84,15 @@ const TABLE: Row[] = [
   { route: 'POST /api/tokens', role: 'admin', path: () => '/api/tokens', body: { name: 'sneaky', role: 'admin' }, allowed: { body: {} } },
   { route: 'DELETE /api/tokens/:id', role: 'admin', path: (i) => `/api/tokens/${i.tokenId}`, allowed: { path: '/api/tokens/tok_unknown' } },
   { route: 'GET /api/audit', role: 'viewer', path: () => '/api/audit' },
+  {
+    route: 'POST /api/calls/:callSid/verdicts',
+    role: 'supervisor',
+    path: (i) => `/api/calls/${i.callSid}/verdicts`,
+    body: { kind: 'should_have_acted', stretch: { from: Date.now() - 1000, to: Date.now() }, note: 'role test' },
+    allowed: { body: {} },
+  },
+  { route: 'GET /api/calls/:callSid/verdicts', role: 'viewer', path: (i) => `/api/calls/${i.callSid}/verdicts` },
+  { route: 'GET /api/rule-health', role: 'viewer', path: () => '/api/rule-health' },
 ];
 
 const BELOW: Record<TokenRole, TokenRole[]> = { viewer: [], supervisor: ['viewer'], admin: ['viewer', 'supervisor'] };
@@ -158,6 +167,7 @@ async function snapshot() {
     callState: s.service.monitor.session(call.sid)?.state,
     callActions: (await s.store.audit(call.sid)).filter((e) => ['decision', 'attempt', 'outcome', 'gate', 'supervisor'].includes(e.kind) && !refusal(e)),
     changes: (await s.store.queryAudit({ kind: 'supervisor', limit: 1000 })).filter((e) => !refusal(e)),
+    verdicts: await s.store.verdicts(call.sid),
   };
 }
 

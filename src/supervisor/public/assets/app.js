@@ -4,12 +4,14 @@ import { api, credentials, onUnauthorized } from './api.js';
 import { AuditView, CallsView } from './calls.js';
 import { $ } from './dom.js';
 import { connectEvents } from './events.js';
+import { HealthView } from './health.js';
 import { LiveView } from './live.js';
 import { RulesView } from './rules.js';
 
 const live = new LiveView($('#view-live'));
 const calls = new CallsView($('#view-calls'));
 const audit = new AuditView($('#view-audit'));
+const health = new HealthView($('#view-health'));
 const rules = new RulesView($('#view-rules'), {
   onRules: (set) => {
     live.setRules(set);
@@ -121,7 +123,7 @@ $('#skip-link').addEventListener('click', (e) => {
   $('#main').focus();
 });
 
-const VIEWS = ['login', 'live', 'calls', 'audit', 'rules'];
+const VIEWS = ['login', 'live', 'calls', 'audit', 'rules', 'health'];
 
 function route() {
   const hash = location.hash || '#/live';
@@ -143,10 +145,11 @@ function route() {
     if (current) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  document.title = `${{ login: 'Sign in', live: arg ? 'Live call' : 'Live calls', calls: 'Call history', audit: 'Call audit', rules: 'Rules' }[view]} · takeover`;
+  document.title = `${{ login: 'Sign in', live: arg ? 'Live call' : 'Live calls', calls: 'Call history', audit: 'Call audit', rules: 'Rules', health: 'Rule health' }[view]} · takeover`;
   if (view === 'calls') void calls.show();
   if (view === 'audit') void audit.show(decodeURIComponent(arg));
   if (view === 'rules') void rules.show();
+  if (view === 'health') void health.show();
   // Screen readers hear the new view's heading; keyboard users continue from the top of it. Back from a call's
   // detail, the board has the keyboard again, on that call.
   let target = view === 'login' ? $('#login-token') : $(`#view-${view} h1`);

@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { chartLegend, frustrationThresholds, trendChart } from './chart.js';
 import { $, clear, clockTime, dateTime, duration, h, shortSid, stateBadge, TRACK_LABELS } from './dom.js';
+import { Verdicts } from './verdicts.js';
 
 /**
  * One shape for a decision whether it comes from the feed, from GET /api/calls/:sid `decisions`, or from an
@@ -69,15 +70,18 @@ export class AuditView {
   #callSid;
   #entries = [];
   #rules = [];
+  #verdicts;
 
   constructor(root) {
     this.#root = root;
+    this.#verdicts = new Verdicts(root);
     $('#audit-refresh', root).addEventListener('click', () => this.show(this.#callSid));
     $('#audit-kind', root).addEventListener('change', () => this.#drawEntries());
   }
 
   setRules(rules) {
     this.#rules = rules ?? [];
+    this.#verdicts.setRules(this.#rules);
   }
 
   async show(callSid) {
@@ -111,6 +115,7 @@ export class AuditView {
       chartLegend(thresholds),
     );
     this.#drawDecisions(detail);
+    void this.#verdicts.show(callSid, detail);
     this.#entries = detail.audit ?? [];
     const kinds = [...new Set(this.#entries.map((e) => e.kind))].sort();
     const select = $('#audit-kind', root);
@@ -156,7 +161,7 @@ export class AuditView {
       list.append(
         h(
           'li',
-          { class: `hit ${d.mode === 'observe' ? 'hit-observe' : ''}`, 'data-rule-id': d.ruleId },
+          { class: `hit ${d.mode === 'observe' ? 'hit-observe' : ''}`, 'data-rule-id': d.ruleId, 'data-decision-id': d.decisionId },
           h('span', { class: 'hit-rule' }, d.ruleId === 'manual' ? 'Supervisor' : d.ruleId),
           ' ',
           h('span', { class: 'hit-action' }, d.action ?? ''),
