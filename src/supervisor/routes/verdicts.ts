@@ -3,6 +3,7 @@
 // actions and verdicts over a period as a time series, with the calls behind each figure.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CallMonitor } from '../../calls/monitor.js';
 import { redact } from '../../classification/redact.js';
@@ -76,7 +77,8 @@ export interface VerdictRoutesOptions {
   rules: RuleBook;
 }
 
-export async function verdictRoutes(app: FastifyInstance, opts: VerdictRoutesOptions): Promise<void> {
+export async function verdictRoutes(plain: FastifyInstance, opts: VerdictRoutesOptions): Promise<void> {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const { store, monitor } = opts;
 
   /** The call's span, as far as known; 404 when no call of that SID is live here or kept. */
@@ -104,8 +106,8 @@ export async function verdictRoutes(app: FastifyInstance, opts: VerdictRoutesOpt
       },
     },
     async (req, reply) => {
-      const { callSid } = req.params as { callSid: string };
-      const body = req.body as z.infer<typeof verdictBody>;
+      const { callSid } = req.params;
+      const { body } = req;
       const call = await findCall(callSid);
       let subject: Pick<Verdict, 'from' | 'to' | 'decisionId' | 'ruleId'>;
       if (body.decisionId !== undefined) {
@@ -162,7 +164,7 @@ export async function verdictRoutes(app: FastifyInstance, opts: VerdictRoutesOpt
       },
     },
     async (req) => {
-      const { callSid } = req.params as { callSid: string };
+      const { callSid } = req.params;
       const verdicts = await store.verdicts(callSid);
       if (verdicts.length === 0) await findCall(callSid);
       return { verdicts };
@@ -199,7 +201,7 @@ export async function verdictRoutes(app: FastifyInstance, opts: VerdictRoutesOpt
       },
     },
     async (req) => {
-      const q = req.query as z.infer<typeof healthQuery>;
+      const q = req.query;
       const to = q.to ?? Date.now();
       const from = q.from ?? to - 7 * 86_400_000;
       const bad = (path: string, message: string) => new ApiError(400, `${path}: ${message}`, [{ path, message }]);
