@@ -82,7 +82,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
       ...config.auditQueue,
       log: app.log,
     });
-  const bus = parts.bus ?? (config.redisUrl ? await RedisBus.connect({ url: config.redisUrl, channel: config.redisChannel, logger: app.log }) : new LocalBus());
+  const bus = parts.bus ?? (config.redisUrl ? await RedisBus.connect({ url: config.redisUrl, channel: config.redisChannel, holder: config.lifecycle.instanceId, logger: app.log }) : new LocalBus());
   const rules = parts.rules ?? (await RuleBook.fromFile(config.rulesFile, { HANDOFF_QUEUE: config.handoffQueue }));
   // The store is the source of truth for rules; the file only seeds an empty store.
   await loadRuleSet(store, rules, { source: parts.rules ? 'given' : 'file', origin: parts.rules ? 'the embedding application' : config.rulesFile, log: app.log });
@@ -136,6 +136,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
   // Supervisors connected to another instance reach the calls this one holds, and so do Twilio's requests about
   // them that the load balancer sent elsewhere.
   const holders = new HolderForwarding(bus, monitor, app.log);
+  const stopWatching = holders.watchInstances(config.lifecycle.ttlMs);
   const signature: SignatureOptions = {
     authToken: config.twilio.authToken,
     verify: config.verifySignatures,
@@ -223,6 +224,7 @@ export async function buildService(config: Config, parts: Partial<ServiceParts> 
     drain: () => monitor.drain(config.lifecycle.drainMs),
     recover: () => monitor.recover(),
     async close() {
+      stopWatching();
       await app.close();
       await monitor.close();
       await classifier.close?.();

@@ -110,6 +110,7 @@ const schema = z.object({
   // Restarts and shutdown: how long SIGTERM waits for live calls, which instance holds a call, when a call with
   // no stream and no callback is checked for being over.
   SHUTDOWN_DRAIN_SECONDS: nonNegativeInt.default(30),
+  INSTANCE_TTL_SECONDS: positiveInt.min(3).max(3600).default(15),
   WORKERS: z.union([z.literal('auto'), positiveInt.max(256)]).default(1),
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'letters, digits and . _ : @ - (at most 128)').optional(),
   CALL_IDLE_SECONDS: positiveInt.default(REGISTRY_DEFAULTS.idleMs / 1000),
@@ -195,7 +196,7 @@ export interface Config {
    * live calls finish, and how long a call with no stream and no callback waits before Twilio is asked if it is over.
    */
   /** `workers`: processes that serve on the port (src/cluster.ts); each is an instance of its own (INSTANCE_ID:wN). */
-  lifecycle: { instanceId: string; drainMs: number; idleMs: number; workers: number };
+  lifecycle: { instanceId: string; drainMs: number; idleMs: number; workers: number; ttlMs: number };
   limits: {
     /** Live-event streams one token may hold open, and all tokens together. */
     liveFeedsPerToken: number;
@@ -388,6 +389,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000,
       idleMs: e.CALL_IDLE_SECONDS * 1000,
       workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
+      ttlMs: e.INSTANCE_TTL_SECONDS * 1000,
     },
     transcription: {
       provider,

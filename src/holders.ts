@@ -42,6 +42,32 @@ export class HolderForwarding {
     });
   }
 
+  /**
+   * Notices instances that stopped sending heartbeats (killed, or cut off) within `ttlMs`: this instance claims
+   * each dead one (only one instance does), ends the calls it left open and takes over its pauses. Returns the stop.
+   */
+  watchInstances(ttlMs: number): () => void {
+    const claim = this.bus.claimDeadInstances?.bind(this.bus);
+    if (!claim) return () => {};
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running || this.monitor.draining) return;
+      running = true;
+      try {
+        for (const dead of await claim(ttlMs)) {
+          const taken = await this.monitor.takeOverCallsOf(dead);
+          this.log.warn({ instance: dead, ...taken }, `instance ${dead} stopped sending heartbeats: its open calls ended on record, its pauses taken over here`);
+        }
+      } catch (err) {
+        this.log.error({ err }, 'could not take care of the calls of an instance that stopped');
+      } finally {
+        running = false;
+      }
+    }, Math.min(2000, ttlMs / 3));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** The transcription callback route's share: hand over, and take what others hand over. */
   readonly transcription: Pick<TwilioTranscriptionOptions, 'toHolder' | 'fromOthers'> = {
     toHolder: async (callSid, fields) => {

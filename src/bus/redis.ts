@@ -1,7 +1,9 @@
 // The bus across instances: events are delivered to local listeners at once and published on a Redis
 // channel for the other instances (ioredis pub/sub). An instance ignores its own echoes. Each instance also
 // marks itself alive in a sorted set every 2 s, so that a command knows how many instances should answer it.
-// A saved rule set is announced on a channel of its own, so that every instance runs it at once.
+// A saved rule set is announced on a channel of its own, so that every instance runs it at once. Instances that stop
+// beating are claimed by one of the others (claimDeadInstances). One file (just over 300 lines): events, commands,
+// rule announcements and heartbeats share the same two Redis clients, channels and instance identity.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LocalBus } from './local.js';
@@ -12,6 +14,11 @@ export interface RedisBusOptions {
   /** Channel name; instances of one deployment share it. */
   channel?: string;
   logger?: { warn(obj: object, msg?: string): void };
+  /**
+   * This instance's INSTANCE_ID, the name its calls are stored under: it is marked alive with each heartbeat, so
+   * that the other instances notice when it stops (claimDeadInstances).
+   */
+  holder?: string;
 }
 
 /** An instance seen within this long is expected to answer a command; one silent longer is taken as gone. */
@@ -24,6 +31,19 @@ const HEARTBEAT = `${NOW}
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
 return now`;
+/** Marks a holder alive; forgets holders silent for a week (nobody claimed them: no instance was running). */
+const HOLDER_BEAT = `${NOW}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 604800000)
+return now`;
+/** The holders silent for longer than ARGV[1] ms, each removed as it is returned: only one instance claims it. */
+const CLAIM_DEAD = `${NOW}
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+local claimed = {}
+for _, name in ipairs(dead) do
+  if name ~= ARGV[2] and redis.call('ZREM', KEYS[1], name) == 1 then table.insert(claimed, name) end
+end
+return claimed`;
 /** How long the holder of a call may take to run a command it has taken (an action retries for up to 10 s by default). */
 const RESULT_TIMEOUT_MS = 30_000;
 const ALIVE = `${NOW}
@@ -94,6 +114,7 @@ export class RedisBus implements Bus {
 
   async #beat(): Promise<void> {
     await this.#pub.eval(HEARTBEAT, 1, this.#roster, this.instanceId).catch(() => undefined);
+    if (this.opts.holder) await this.#pub.eval(HOLDER_BEAT, 1, this.#holders, this.opts.holder).catch(() => undefined);
   }
 
   publish(event: LiveEvent): void {
@@ -105,6 +126,20 @@ export class RedisBus implements Bus {
 
   subscribe(listener: (event: LiveEvent) => void): () => void {
     return this.#local.subscribe(listener);
+  }
+
+  get #holders(): string {
+    return `${this.#channel}:holders`;
+  }
+
+  /**
+   * The instances (by INSTANCE_ID) whose heartbeat stopped more than `silentMs` ago. Each is returned to one caller
+   * only, across instances: that one takes care of its calls. A holder that beats again is simply alive again.
+   */
+  async claimDeadInstances(silentMs: number): Promise<string[]> {
+    if (this.#pub.status !== 'ready') return [];
+    const claimed = (await this.#pub.eval(CLAIM_DEAD, 1, this.#holders, silentMs, this.opts.holder ?? '').catch(() => [])) as string[];
+    return claimed;
   }
 
   get #rulesChannel(): string {

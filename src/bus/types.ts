@@ -77,5 +77,7 @@ export interface Bus {
   rulesChanged(version: number): void;
   /** Called with each version announced by rulesChanged, on any instance. Returns the unsubscribe function. */
   onRulesChanged(listener: (version: number) => void): () => void;
+  /** Across instances only: INSTANCE_IDs silent for longer than `silentMs`, each given to one caller (see RedisBus). */
+  claimDeadInstances?(silentMs: number): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -404,6 +404,11 @@ export class CallMonitor implements StreamSink<CallSession> {
     return Promise.resolve({ result: 'let go', detail: `the call is held by ${to} now` });
   }
 
+  /** Another instance stopped sending heartbeats: ends the calls it left open, and takes over its pauses. */
+  takeOverCallsOf(instanceId: string): Promise<{ ended: number; pausesTakenOver: number }> {
+    return this.#calls.takeOverCallsOf(instanceId, 'its instance stopped sending heartbeats before the call ended');
+  }
+
   /** At start-up: ends the calls this instance's last process left open, and takes over its pauses. */
   recover(): Promise<{ ended: number; pausesTakenOver: number }> {
     return this.#calls.recover();

@@ -257,6 +257,15 @@ export class CallRegistry {
   async recover(): Promise<{ ended: number; pausesTakenOver: number }> {
     const { instanceId } = this.opts;
     if (!instanceId) return { ended: 0, pausesTakenOver: 0 };
+    return this.takeOverCallsOf(instanceId, 'its instance stopped before the call ended (found at start-up)');
+  }
+
+  /**
+   * The calls the store says `instanceId` holds and never ended, which no longer have an instance (this one's last
+   * process, or another instance that stopped sending heartbeats): a paused one is taken over here (resumed at its
+   * due time), the others are ended on record, `why` in the audit.
+   */
+  async takeOverCallsOf(instanceId: string, why: string): Promise<{ ended: number; pausesTakenOver: number }> {
     const open = await this.deps.store.openCallsOf(instanceId);
     let ended = 0;
     let pausesTakenOver = 0;
@@ -268,8 +277,10 @@ export class CallRegistry {
         pausesTakenOver++;
       } else {
         const state = record.status === 'handed_off' ? 'handed_off' : 'ended';
-        this.deps.track(this.deps.store.saveCall({ ...record, status: state, endedAt: Date.now(), pausedUntil: undefined, resume: undefined }));
-        this.deps.audit({ kind: 'call', callSid: record.callSid, actor: 'system', data: { event: 'ended', why: 'its instance stopped before the call ended (found at start-up)', state } });
+        const endedAt = Date.now();
+        this.deps.track(this.deps.store.saveCall({ ...record, status: state, endedAt, pausedUntil: undefined, resume: undefined }));
+        this.deps.audit({ kind: 'call', callSid: record.callSid, actor: 'system', data: { event: 'ended', why, state, heldBy: instanceId } });
+        this.deps.bus.publish({ type: 'call', callSid: record.callSid, state, at: endedAt });
         ended++;
       }
     }
@@ -293,7 +304,7 @@ export class CallRegistry {
       recordingPaused: plan.recordingPaused,
     });
     this.sessions.set(record.callSid, session);
-    this.deps.audit({ kind: 'call', callSid: record.callSid, actor: 'system', data: { event: 'pause taken over after a restart', pausedUntil: record.pausedUntil ?? null } });
+    this.deps.audit({ kind: 'call', callSid: record.callSid, actor: 'system', data: { event: 'pause taken over after a restart', heldBy: record.instanceId ?? null, pausedUntil: record.pausedUntil ?? null } });
     this.#armResume(session);
     this.save(session);
     this.publishState(session);

@@ -176,6 +176,36 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
     }
   }, 30_000);
 
+  it('notices an instance whose heartbeat stopped within INSTANCE_TTL_SECONDS, and ends the calls it left open on record', async () => {
+    const ttlChannel = `takeover:test:${randomBytes(4).toString('hex')}`;
+    const busA = await RedisBus.connect({ url: redisUrl, channel: ttlChannel, holder: 'ttl-a' });
+    const dying = await startLocalStack({ speed: 1, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local', INSTANCE_ID: 'ttl-a' }, parts: { bus: busA } });
+    const watcher = await buildService(
+      loadConfig({ LOG_LEVEL: 'silent', PORT: '0', PUBLIC_URL: dying.config.publicUrl, TWILIO_ACCOUNT_SID: dying.config.twilio.accountSid, TWILIO_AUTH_TOKEN: dying.config.twilio.authToken, TWILIO_API_BASE_URL: dying.config.twilio.apiBaseUrl, INSTANCE_ID: 'ttl-b', INSTANCE_TTL_SECONDS: '3' }),
+      { store: dying.service.store, bus: await RedisBus.connect({ url: redisUrl, channel: ttlChannel, holder: 'ttl-b' }) },
+    );
+    try {
+      const call = dying.emulator.placeCall({ ...quiet, name: 'quiet-instance-dies' });
+      await eventually(async () => (await dying.service.store.getCall(call.sid))?.instanceId === 'ttl-a', 5000, 'the call on record under A');
+      // A stops beating, as a killed process does (its Redis connection goes; nothing of it is closed politely).
+      const silentFrom = Date.now();
+      await busA.close();
+      const record = await eventually(async () => {
+        const r = await dying.service.store.getCall(call.sid);
+        return r?.endedAt !== undefined ? r : undefined;
+      }, 10_000, 'B to end the dead instance’s call on record');
+      const noticedMs = Date.now() - silentFrom;
+      expect(record.status).toBe('ended');
+      expect(noticedMs).toBeLessThan(3000 + 3000);
+      const ended = (await dying.service.store.audit(call.sid)).find((e) => e.kind === 'call' && e.data.event === 'ended');
+      expect(ended?.data).toMatchObject({ why: 'its instance stopped sending heartbeats before the call ended', heldBy: 'ttl-a' });
+      console.info(`instance TTL 3 s: the dead instance's call ended on record ${noticedMs} ms after it went silent`);
+    } finally {
+      await watcher.close();
+      await dying.close().catch(() => undefined);
+    }
+  }, 30_000);
+
   it('answers 503 "cannot be reached", not 404 "it has ended", when Redis is down, and acts once it is back', async () => {
     a ??= await startLocalStack({ speed: 1, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { bus: await RedisBus.connect({ url: redisUrl, channel }) } });
     // Instance C reaches Redis through a proxy of this test's own, which the test cuts: the shared server stays up.
