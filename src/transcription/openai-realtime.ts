@@ -92,7 +92,7 @@ export interface OpenAIRealtimeTranscription extends TranscriberFactory {
   readonly totals: TranscriptionTotals;
 }
 
-export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
+const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
 
 /**
  * Every option's default, written once: config.ts takes its TRANSCRIBE_* / OPENAI_* defaults from here, and an option
