@@ -339,6 +339,10 @@ export class RealtimeTrackTranscriber implements Transcriber {
     return (this.#backedUp = this.#ws!.bufferedAmount >= SOCKET_HIGH_WATER);
   }
 
+  #drainLater(ws: WebSocket): void {
+    if (ws === this.#ws && this.#ready && !this.#closed && this.#backlog.length > 0 && !this.#stillBackedUp()) this.#drain();
+  }
+
   /** Sends held frames while the socket keeps up. */
   #drain(): void {
     const ws = this.#ws!;
@@ -413,7 +417,10 @@ export class RealtimeTrackTranscriber implements Transcriber {
     message.write(source.toString('base64', from, to), head, 'latin1');
     message[end] = QUOTE;
     message[end + 1] = BRACE;
-    ws.send(message, TEXT);
+    // Near backing up (any append that crosses the mark starts there): once this one is written out, what waits in
+    // the backlog goes, even if no frame comes to push it (the call's last seconds). Otherwise no callback: the hot path.
+    if (ws.bufferedAmount >= SOCKET_HIGH_WATER / 2) ws.send(message, TEXT, () => this.#drainLater(ws));
+    else ws.send(message, TEXT);
     this.#backedUp = ws.bufferedAmount >= SOCKET_HIGH_WATER;
     this.totals.appends++;
     this.totals.bytesSent += message.length;

@@ -245,6 +245,21 @@ describe('OpenAI Realtime transcription: failures', () => {
     expect(health).toEqual([{ state: 'degraded', reason: expect.stringContaining('503') }, { state: 'ok' }]);
   });
 
+  it('sends what waited for a backed-up socket once it drains, even when no more audio comes (the last seconds of a call)', async () => {
+    const { double, transcriber, health, factory } = await setUp({ record: false }, { maxBufferedAudioMs: 30 * 60_000 });
+    await double.until(() => double.connections[0]?.session !== undefined && health.length > 0);
+    const peer = (double.connections[0]!.socket as unknown as { _socket: import('node:net').Socket })._socket;
+    peer.pause();
+    // Far more than the kernel's socket buffers hold, so that frames wait in the backlog; none is dropped.
+    const frames = 60_000;
+    for (let i = 0; i < frames; i++) transcriber.pushAudio(SILENT_FRAME, i * 20);
+    expect(factory.totals.framesSent).toBeLessThan(frames);
+    peer.resume();
+    // No frame is pushed from here on: the rest goes as the socket drains.
+    await double.until(() => double.connections[0]!.bytes === frames * 160, 10_000, 'every frame at the provider');
+    expect(factory.totals).toMatchObject({ framesSent: frames, framesDropped: 0 });
+  });
+
   it('never waits on a provider that stops reading: the socket backs up, the backlog stays bounded, drops are counted, then it catches up', async () => {
     const { double, transcriber, health, factory } = await setUp({ record: false }, { maxBufferedAudioMs: 1000 });
     await double.until(() => double.connections[0]?.session !== undefined && health.length > 0);
