@@ -200,6 +200,12 @@ export class CallMonitor implements StreamSink<CallSession> {
     this.#calls.checkLiveness(now);
   }
 
+  /** A transcript a provider's route kept from the call (heard before or during a pause that has ended since). */
+  utteranceWithheld(callSid: string): void {
+    const session = this.#sessions.get(callSid);
+    if (session) session.counters.utterancesDropped++;
+  }
+
   /**
    * One transcript from any provider. Dropped, untouched, while the call's gate is closed; discarded
    * if the gate moved while it was being classified.
