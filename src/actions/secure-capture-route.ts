@@ -10,9 +10,11 @@ import { escapeXml } from './twiml.js';
 
 /** What the route needs of the calls held here (calls/monitor.ts provides it). */
 export interface SecureCaptureCalls {
-  session(callSid: string): { readonly callbacksTaken: Set<string> } | undefined;
-  /** Reopens a call paused for a secure capture; the TwiML that returns the caller to the agent, or undefined. */
-  secureCaptureDone(callSid: string): string | undefined;
+  /**
+   * Reopens a call paused for a secure capture: the TwiML that returns the caller to the agent, or none when the call is
+   * not paused here. `requestId` names the signed request: a replay of one already taken is `replayed` and changes nothing.
+   */
+  secureCaptureDone(callSid: string, requestId: string): { replayed: boolean; twiml?: string };
 }
 
 export interface SecureCaptureOptions {
@@ -29,13 +31,11 @@ export const secureCaptureRoute: FastifyPluginAsync<SecureCaptureOptions> = asyn
       const callSid = body.CallSid;
       if (!callSid || !/^CA[0-9a-fA-F]{32}$/.test(callSid)) return reply.code(400).send({ error: 'CallSid: must be a Call SID' });
       const back = (req.query as { return?: string }).return;
-      const taken = opts.monitor.session(callSid)?.callbacksTaken;
-      const digest = requestDigest(req);
-      const replayed = taken?.has(digest) ?? false;
-      taken?.add(digest);
+      const done = opts.monitor.secureCaptureDone(callSid, requestDigest(req));
+      const { replayed } = done;
       if (replayed) req.log.warn({ callSid }, 'secure capture action already taken for this call: a replay, ignored');
       else req.log.info({ callSid, result: body.Result }, 'secure capture finished');
-      let twiml = replayed ? undefined : opts.monitor.secureCaptureDone(callSid);
+      let twiml = done.twiml;
       if (!twiml) {
         // This process no longer knows the call (restart, another instance), or it is a replay: send the caller back to the agent at least.
         if (!replayed) req.log.warn({ callSid }, 'secure capture finished for a call not paused here; returning it to the agent without monitoring');

@@ -347,10 +347,14 @@ export class CallMonitor implements StreamSink<CallSession> {
 
   /**
    * Twilio finished a paused call's secure capture flow: reopen the gate and answer with the TwiML that
-   * starts the stream again and returns the caller to the agent. Undefined if the call is not in one.
+   * starts the stream again and returns the caller to the agent (none if the call is not in one). A replay of a request
+   * already taken (same `requestId`) changes nothing.
    */
-  secureCaptureDone(callSid: string): string | undefined {
-    return this.deps.executor.captureReturn(callSid, 'secure-capture', () => {
+  secureCaptureDone(callSid: string, requestId: string): { replayed: boolean; twiml?: string } {
+    const taken = this.#sessions.get(callSid)?.callbacksTaken;
+    if (taken?.has(requestId)) return { replayed: true };
+    taken?.add(requestId);
+    const twiml = this.deps.executor.captureReturn(callSid, 'secure-capture', () => {
       const session = this.#sessions.get(callSid);
       if (!session) return;
       session.gate.open();
@@ -362,6 +366,7 @@ export class CallMonitor implements StreamSink<CallSession> {
       this.deps.bus.publish({ type: 'gate', callSid, open: true, reason: 'secure capture finished', by: 'secure-capture', at: Date.now() });
       this.#publishState(session);
     });
+    return { replayed: false, twiml };
   }
 
   /** Waits for store writes and actions in flight (tests, shutdown). */
