@@ -161,10 +161,15 @@ const calm = scenario('calm-caller');
  * short answer to it on a busy machine: that interleaving is the providers' timing, not what these tests check.
  */
 async function expectEverySideInOrder(r: Run, callSid: string): Promise<void> {
-  const lines = await r.stack.service.store.transcript(callSid);
   for (const [track, speaker] of [['inbound', 'caller'], ['outbound', 'agent']] as const) {
     const said = calm.lines.filter((l) => l.speaker === speaker).map((l) => redact(l.text));
-    expect(lines.filter((l) => l.track === track).map((l) => l.text).slice(0, said.length), track).toEqual(said);
+    // The last line's transcript may still be on its way when the call has ended (the monitor listens a little longer).
+    await expect
+      .poll(async () => (await r.stack.service.store.transcript(callSid)).filter((l) => l.track === track).map((l) => l.text).slice(0, said.length), {
+        message: track,
+        timeout: 5000,
+      })
+      .toEqual(said);
   }
 }
 
