@@ -1,12 +1,12 @@
 // The call pipeline (design.md data flow): stream events and Utterances in; privacy gate, classification,
 // rules and actions in order; live events, redacted transcripts and the audit trail out. What the rules decide is
-// pipeline.ts (pure, shared with the dry run), a call's life across restarts registry.ts; what is left is one file
+// pipeline.ts (pure, shared with the dry run), a call's life across restarts registry.ts, how its stream and
+// transcription are re-created call-handle.ts; what is left is one file
 // because streams, transcripts and actions all act on the same gate and the same pending work (settle, close).
 import type { FastifyBaseLogger } from 'fastify';
-import type { ActionExecutor, ActionOutcome, CallHandle, HandoffBrief } from '../actions/executor.js';
+import type { ActionExecutor, ActionOutcome, HandoffBrief } from '../actions/executor.js';
 import type { HandoffSummarizer } from '../classification/summary.js';
 import type { Metrics } from '../metrics.js';
-import type { StreamSpec, TranscriptionSpec } from '../actions/twilio-rest.js';
 import type { Bus, CallCommand } from '../bus/types.js';
 import { redactTurns } from '../classification/redact.js';
 import type { Decided, Decision } from '../rules/decide.js';
@@ -17,6 +17,7 @@ import type { AuditEntry, Store, TranscriptLine } from '../store/types.js';
 import type { TranscriberFactory, TranscriberHealth } from '../transcription/transcriber.js';
 import type { StreamAdmission as MediaStreamAdmission, StreamNotice, StreamRefusal, StreamSink, StreamStart } from '../media/stream-sink.js';
 import type { Assessment, Classifier, Track, Utterance } from '../types.js';
+import { callHandle, recreates } from './call-handle.js';
 import { CallSession } from './call-session.js';
 import { CallRegistry, type CallRegistryOptions } from './registry.js';
 import { contextOf, hear, judged, paused, rearmed, remember, resumed, tick, TICK_MS, withDegraded, WITHHELD, type CallFrame, type Step } from './pipeline.js';
@@ -423,7 +424,7 @@ export class CallMonitor implements StreamSink<CallSession> {
     const { act, recorded }: Decided = step.decided;
     for (const { decision, note } of recorded) {
       this.#recordDecision(decision, note);
-      if (note !== 'outranked') this.#track(this.deps.executor.execute(decision, this.#handle(session)).then((o) => this.#publishOutcome(decision, o)));
+      if (note !== 'outranked') this.#track(this.deps.executor.execute(decision, callHandle(session, this.opts)).then((o) => this.#publishOutcome(decision, o)));
     }
     if (act) void this.#act(session, act, step.turn);
   }
@@ -445,7 +446,7 @@ export class CallMonitor implements StreamSink<CallSession> {
     this.#recordDecision(decision);
     session.actionsInFlight++;
     const brief = action.type === 'handoff' ? () => this.#brief(session, decision, turn) : undefined;
-    const run = this.deps.executor.execute(decision, this.#handle(session), brief).then((outcome) => {
+    const run = this.deps.executor.execute(decision, callHandle(session, this.opts), brief).then((outcome) => {
       session.actionsInFlight--;
       this.#publishOutcome(decision, outcome);
       this.deps.metrics?.outcomes.inc({ action: action.type, result: outcome.result });
@@ -567,34 +568,6 @@ export class CallMonitor implements StreamSink<CallSession> {
     };
   }
 
-  #handle(session: CallSession): CallHandle {
-    const { mediaStreamUrl, transcriptionCallbackUrl, streamName } = this.opts;
-    return {
-      callSid: session.callSid,
-      streams: () =>
-        session.openStreams.map((s) => ({
-          sid: s.streamSid,
-          spec: {
-            // The same URL, query string included, on our public origin (the only one Twilio can reach).
-            url: s.path ? new URL(s.path, mediaStreamUrl).toString() : mediaStreamUrl,
-            name: streamName,
-            track: toStreamTrack(s.tracks),
-            parameters: s.customParameters,
-          } satisfies StreamSpec,
-        })),
-      transcription: () =>
-        session.transcription && {
-          sid: session.transcription.sid,
-          spec: {
-            name: streamName,
-            statusCallbackUrl: transcriptionCallbackUrl,
-            track: (session.transcription.track as TranscriptionSpec['track'] | undefined) ?? 'both_tracks',
-            partialResults: true,
-          },
-        },
-    };
-  }
-
   #sessionFor(callSid: string): CallSession {
     return this.#calls.open(callSid);
   }
@@ -659,17 +632,4 @@ export class CallMonitor implements StreamSink<CallSession> {
     this.#pending.add(tracked);
     void tracked.finally(() => this.#pending.delete(tracked));
   }
-}
-
-/** Whether `s` is a stream of the call as takeover re-creates it: the path (query string included) and parameters of one it had. */
-function recreates(session: CallSession, s: StreamStart): boolean {
-  const same = (a: Record<string, string>, b: Record<string, string>) =>
-    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
-  for (const earlier of session.streams.values()) if (earlier.path === s.path && same(earlier.customParameters, s.customParameters)) return true;
-  return false;
-}
-
-function toStreamTrack(tracks: Track[]): StreamSpec['track'] {
-  if (tracks.includes('inbound') && tracks.includes('outbound')) return 'both_tracks';
-  return tracks.includes('outbound') ? 'outbound_track' : 'inbound_track';
 }
