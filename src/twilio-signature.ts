@@ -23,7 +23,7 @@ export function signedUrl(publicUrl: string, requestUrl: string, scheme: 'https'
   return `${protocol}//${base.host}${path}`;
 }
 
-export function isValidTwilioSignature(
+function isValidTwilioSignature(
   authToken: string,
   signature: string | undefined,
   url: string,

@@ -10,9 +10,13 @@ import { escapeXml } from './twiml.js';
 
 /** What the route needs of the calls held here (calls/monitor.ts provides it). */
 export interface SecureCaptureCalls {
-  session(callSid: string): { readonly callbacksTaken: Set<string> } | undefined;
-  /** Reopens a call paused for a secure capture; the TwiML that returns the caller to the agent, or undefined. */
-  secureCaptureDone(callSid: string): string | undefined;
+  /**
+   * Reopens a call paused for a secure capture: the TwiML that returns the caller to the agent, or none when the call is
+   * not paused here. `requestId` names the signed request: a replay of one already taken is `replayed` and changes nothing.
+   */
+  secureCaptureDone(callSid: string, requestId: string): { replayed: boolean; twiml?: string };
+  /** Whether this instance holds the call (else another instance may: see toHolder). */
+  session(callSid: string): object | undefined;
 }
 
 /** One finished capture, as much of it as decides the answer (never the payment fields). */
@@ -39,12 +43,9 @@ export interface SecureCaptureOptions {
 
 export const secureCaptureRoute: FastifyPluginAsync<SecureCaptureOptions> = async (app, opts) => {
   const accept = ({ callSid, digest, back, result }: CaptureDone): string => {
-    const taken = opts.monitor.session(callSid)?.callbacksTaken;
-    const replayed = taken?.has(digest) ?? false;
-    taken?.add(digest);
+    const { replayed, twiml } = opts.monitor.secureCaptureDone(callSid, digest);
     if (replayed) app.log.warn({ callSid }, 'secure capture action already taken for this call: a replay, ignored');
     else app.log.info({ callSid, result }, 'secure capture finished');
-    const twiml = replayed ? undefined : opts.monitor.secureCaptureDone(callSid);
     if (twiml) return twiml;
     // This process no longer knows the call (restart, no instance holds it), or it is a replay: send the caller back to the agent at least.
     if (!replayed) app.log.warn({ callSid }, 'secure capture finished for a call not paused here; returning it to the agent without monitoring');

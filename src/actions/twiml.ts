@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 
 /** Inline TwiML (Calls update); TwiML a webhook answers with may be up to 64 kB (error 11750). */
-export const TWIML_MAX_CHARS = 4000;
+const TWIML_MAX_CHARS = 4000;
 export const TWIML_WEBHOOK_MAX_CHARS = 64_000;
 const TEMPLATE_DIR = fileURLToPath(new URL('../../twiml/', import.meta.url));
 const cache = new Map<string, string>();

@@ -1,9 +1,10 @@
 // The call pipeline (design.md data flow): stream events and Utterances in; privacy gate, classification,
 // rules and actions in order; live events, redacted transcripts and the audit trail out. What the rules decide is
-// pipeline.ts (pure, shared with the dry run), a call's life across restarts registry.ts; what is left is one file
+// pipeline.ts (pure, shared with the dry run), a call's life across restarts registry.ts, how its stream and
+// transcription are re-created call-handle.ts; what is left is one file
 // because streams, transcripts and actions all act on the same gate and the same pending work (settle, close).
 import type { FastifyBaseLogger } from 'fastify';
-import type { ActionExecutor, ActionOutcome, CallHandle, HandoffBrief } from '../actions/executor.js';
+import type { ActionExecutor, ActionOutcome, HandoffBrief } from '../actions/executor.js';
 import type { HandoffSummarizer } from '../classification/summary.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamSpec, TranscriptionSpec } from '../actions/twilio-rest.js';
@@ -17,6 +18,7 @@ import type { AuditEntry, Store, TranscriptLine } from '../store/types.js';
 import type { TranscriberFactory, TranscriberHealth } from '../transcription/transcriber.js';
 import type { StreamAdmission as MediaStreamAdmission, StreamNotice, StreamRefusal, StreamSink, StreamStart } from '../media/stream-sink.js';
 import type { Assessment, Classifier, Track, Utterance } from '../types.js';
+import { callHandle, recreates } from './call-handle.js';
 import { CallSession } from './call-session.js';
 import { CallRegistry, type CallRegistryOptions } from './registry.js';
 import { contextOf, hear, judged, paused, rearmed, remember, resumed, tick, TICK_MS, withDegraded, WITHHELD, type CallFrame, type Step } from './pipeline.js';
@@ -200,6 +202,12 @@ export class CallMonitor implements StreamSink<CallSession> {
     this.#calls.checkLiveness(now);
   }
 
+  /** A transcript a provider's route kept from the call (heard before or during a pause that has ended since). */
+  utteranceWithheld(callSid: string): void {
+    const session = this.#sessions.get(callSid);
+    if (session) session.counters.utterancesDropped++;
+  }
+
   /**
    * One transcript from any provider. Dropped, untouched, while the call's gate is closed; discarded
    * if the gate moved while it was being classified.
@@ -341,10 +349,14 @@ export class CallMonitor implements StreamSink<CallSession> {
 
   /**
    * Twilio finished a paused call's secure capture flow: reopen the gate and answer with the TwiML that
-   * starts the stream again and returns the caller to the agent. Undefined if the call is not in one.
+   * starts the stream again and returns the caller to the agent (none if the call is not in one). A replay of a request
+   * already taken (same `requestId`) changes nothing.
    */
-  secureCaptureDone(callSid: string): string | undefined {
-    return this.deps.executor.captureReturn(callSid, 'secure-capture', () => {
+  secureCaptureDone(callSid: string, requestId: string): { replayed: boolean; twiml?: string } {
+    const taken = this.#sessions.get(callSid)?.callbacksTaken;
+    if (taken?.has(requestId)) return { replayed: true };
+    taken?.add(requestId);
+    const twiml = this.deps.executor.captureReturn(callSid, 'secure-capture', () => {
       const session = this.#sessions.get(callSid);
       if (!session) return;
       session.gate.open();
@@ -356,6 +368,7 @@ export class CallMonitor implements StreamSink<CallSession> {
       this.deps.bus.publish({ type: 'gate', callSid, open: true, reason: 'secure capture finished', by: 'secure-capture', at: Date.now() });
       this.#publishState(session);
     });
+    return { replayed: false, twiml };
   }
 
   /** Waits for store writes and actions in flight (tests, shutdown). */
@@ -425,7 +438,7 @@ export class CallMonitor implements StreamSink<CallSession> {
     const { act, recorded }: Decided = step.decided;
     for (const { decision, note } of recorded) {
       this.#recordDecision(decision, note);
-      if (note !== 'outranked') this.#track(this.deps.executor.execute(decision, this.#handle(session)).then((o) => this.#publishOutcome(decision, o)));
+      if (note !== 'outranked') this.#track(this.deps.executor.execute(decision, callHandle(session, this.opts)).then((o) => this.#publishOutcome(decision, o)));
     }
     if (act) void this.#act(session, act, step.turn);
   }
@@ -447,7 +460,7 @@ export class CallMonitor implements StreamSink<CallSession> {
     this.#recordDecision(decision);
     session.actionsInFlight++;
     const brief = action.type === 'handoff' ? () => this.#brief(session, decision, turn) : undefined;
-    const run = this.deps.executor.execute(decision, this.#handle(session), brief).then((outcome) => {
+    const run = this.deps.executor.execute(decision, callHandle(session, this.opts), brief).then((outcome) => {
       session.actionsInFlight--;
       this.#publishOutcome(decision, outcome);
       this.deps.metrics?.outcomes.inc({ action: action.type, result: outcome.result });
@@ -569,34 +582,6 @@ export class CallMonitor implements StreamSink<CallSession> {
     };
   }
 
-  #handle(session: CallSession): CallHandle {
-    const { mediaStreamUrl, transcriptionCallbackUrl, streamName } = this.opts;
-    return {
-      callSid: session.callSid,
-      streams: () =>
-        session.openStreams.map((s) => ({
-          sid: s.streamSid,
-          spec: {
-            // The same URL, query string included, on our public origin (the only one Twilio can reach).
-            url: s.path ? new URL(s.path, mediaStreamUrl).toString() : mediaStreamUrl,
-            name: streamName,
-            track: toStreamTrack(s.tracks),
-            parameters: s.customParameters,
-          } satisfies StreamSpec,
-        })),
-      transcription: () =>
-        session.transcription && {
-          sid: session.transcription.sid,
-          spec: {
-            name: streamName,
-            statusCallbackUrl: transcriptionCallbackUrl,
-            track: (session.transcription.track as TranscriptionSpec['track'] | undefined) ?? 'both_tracks',
-            partialResults: true,
-          },
-        },
-    };
-  }
-
   #sessionFor(callSid: string): CallSession {
     return this.#calls.open(callSid);
   }
@@ -661,17 +646,4 @@ export class CallMonitor implements StreamSink<CallSession> {
     this.#pending.add(tracked);
     void tracked.finally(() => this.#pending.delete(tracked));
   }
-}
-
-/** Whether `s` is a stream of the call as takeover re-creates it: the path (query string included) and parameters of one it had. */
-function recreates(session: CallSession, s: StreamStart): boolean {
-  const same = (a: Record<string, string>, b: Record<string, string>) =>
-    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
-  for (const earlier of session.streams.values()) if (earlier.path === s.path && same(earlier.customParameters, s.customParameters)) return true;
-  return false;
-}
-
-function toStreamTrack(tracks: Track[]): StreamSpec['track'] {
-  if (tracks.includes('inbound') && tracks.includes('outbound')) return 'both_tracks';
-  return tracks.includes('outbound') ? 'outbound_track' : 'inbound_track';
 }

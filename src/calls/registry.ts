@@ -331,7 +331,7 @@ function withoutSid({ sid: _stopped, ...spec }: NonNullable<ResumePlan['transcri
  * whose resume can be re-created (stream, transcription, recording) is taken over and resumed on time; any
  * other is over for takeover.
  */
-export function recoveryOf(record: CallRecord): 'take-over-pause' | 'end' {
+function recoveryOf(record: CallRecord): 'take-over-pause' | 'end' {
   return record.status === 'paused' && record.resume ? 'take-over-pause' : 'end';
 }
 

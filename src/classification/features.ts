@@ -33,7 +33,7 @@ function mix(a: number, b: number): number {
 }
 
 /** Lower-cased words (apostrophes dropped, so "don't" = "dont") and the punctuation that ends a negation scope. */
-export function tokenize(text: string): string[] {
+function tokenize(text: string): string[] {
   return text.toLowerCase().replace(/[’‘`]/g, "'").replace(/'/g, '').match(/[a-z0-9]+|[!?.,;:]/g) ?? [];
 }
 

@@ -11,7 +11,7 @@ import { SENSITIVE_CATEGORIES, type Assessment, type ClassifyInput, type Classif
 import { LocalClassifier } from './local.js';
 import { redact, redactTurns } from './redact.js';
 
-export const DEFAULT_PROMPT_PATH = fileURLToPath(new URL('../../prompts/classify.md', import.meta.url));
+const DEFAULT_PROMPT_PATH = fileURLToPath(new URL('../../prompts/classify.md', import.meta.url));
 
 export interface LlmClassifierOptions {
   /** Optional for servers that need none (Ollama, vLLM); required by api.openai.com. */
@@ -34,7 +34,7 @@ export interface LlmClassifierOptions {
   logger?: { warn(obj: object, msg?: string): void };
 }
 
-export const LlmAssessmentSchema = z.object({
+const LlmAssessmentSchema = z.object({
   frustration: z.number(),
   sentiment: z.number(),
   wantsHuman: z.boolean(),
@@ -210,7 +210,7 @@ export class LlmClassifier implements Classifier {
 const SPEAKER: Record<Turn['track'], string> = { inbound: 'caller', outbound: 'agent' };
 
 /** The request text: recent turns and the latest utterance, redacted together so numbers split over turns go too. */
-export function userMessage(input: ClassifyInput, contextTurns: number): string {
+function userMessage(input: ClassifyInput, contextTurns: number): string {
   const recent = (input.context ?? []).slice(-contextTurns);
   const redacted = redactTurns([...recent, { track: input.track, text: input.text }]);
   const current = redacted.pop()!;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { dot, extractFeatures } from './features.js';
 
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/local-classifier.json', import.meta.url));
+const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/local-classifier.json', import.meta.url));
 
 export const HEAD_NAMES = ['frustration', 'positive', 'negative', 'wantsHuman'] as const;
 export type HeadName = (typeof HEAD_NAMES)[number];

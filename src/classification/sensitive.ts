@@ -91,7 +91,7 @@ function cardWindows(run: DigitRun): string[] {
   return [...out];
 }
 
-export function findCard(run: DigitRun): { network: string; length: number } | null {
+function findCard(run: DigitRun): { network: string; length: number } | null {
   for (const w of cardWindows(run)) {
     const network = cardNetwork(w);
     if (network && luhnOk(w)) return { network, length: w.length };

@@ -14,7 +14,7 @@ export interface HandoffSummarizer {
 const MAX_CHARS = 400;
 
 /** The caller's last three turns, redacted: good enough to start the conversation, and free. */
-export function localSummary(turns: readonly Turn[]): string {
+function localSummary(turns: readonly Turn[]): string {
   const caller = redactTurns(turns)
     .filter((t) => t.track === 'inbound')
     .slice(-3)
@@ -38,7 +38,7 @@ export interface LlmSummarizerOptions {
   logger?: { warn(obj: object, msg?: string): void };
 }
 
-export const SUMMARY_PROMPT_PATH = new URL('../../prompts/summary.md', import.meta.url).pathname;
+const SUMMARY_PROMPT_PATH = new URL('../../prompts/summary.md', import.meta.url).pathname;
 
 export class LlmSummarizer implements HandoffSummarizer {
   readonly #client: OpenAI;

@@ -53,7 +53,7 @@ function fixTypo(word: string): string {
 }
 
 /** The text as the patterns read it: normalized, shortcuts spelled out, typos of the key words fixed. */
-export function requestText(text: string): string {
+function requestText(text: string): string {
   let t = normalize(text);
   for (const [re, by] of SHORTCUTS) t = t.replace(re, by);
   return t.replace(/[a-z]+/g, fixTypo);

@@ -44,7 +44,7 @@ function num(v: unknown): number | undefined {
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /** "inbound", "inbound_track" → inbound; anything else undefined. */
-export function toTrack(v: unknown): Track | undefined {
+function toTrack(v: unknown): Track | undefined {
   if (v === 'inbound' || v === 'inbound_track') return 'inbound';
   if (v === 'outbound' || v === 'outbound_track') return 'outbound';
   return undefined;

@@ -23,7 +23,7 @@ export interface MediaStreamOptions<Handle = unknown> {
 const MAX_BAD_FRAME_LOGS = 5;
 
 /** WebSocket close code for a stream refused by policy (RFC 6455 §7.4.1). */
-export const POLICY_VIOLATION = 1008;
+const POLICY_VIOLATION = 1008;
 
 export const mediaStreamRoute: FastifyPluginAsync<MediaStreamOptions> = async (app, opts) => {
   type Handle = unknown;

@@ -41,7 +41,7 @@ export function evaluateRules(rules: readonly Rule[], ctx: RuleContext): RuleMat
   return matches.sort((a, b) => b.rule.priority - a.rule.priority);
 }
 
-export function inScope(rule: Rule, call: RuleContext['call']): boolean {
+function inScope(rule: Rule, call: RuleContext['call']): boolean {
   const { scope } = rule;
   if (scope.to && !(call.to && scope.to.includes(call.to))) return false;
   if (scope.from && !(call.from && scope.from.includes(call.from))) return false;

@@ -117,7 +117,7 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
 
 const e164ish = z.string().regex(/^\+?[0-9]{3,15}$/, 'must be a phone number like +15551234567');
 
-export const handoffTargetSchema = z.union([
+const handoffTargetSchema = z.union([
   z.object({ queue: z.string().min(1).max(64), workflowSid: z.string().regex(/^WW[0-9a-fA-F]{32}$/).optional() }).strict(),
   z
     .object({
@@ -194,7 +194,7 @@ export const ruleSchema = z
 export type Rule = z.infer<typeof ruleSchema>;
 export type RuleInput = z.input<typeof ruleSchema>;
 
-export const ruleSetSchema = z
+const ruleSetSchema = z
   .array(ruleSchema)
   .max(RULE_LIMITS.rules)
   .superRefine((rules, ctx) => {

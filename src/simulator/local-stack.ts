@@ -16,7 +16,7 @@ export interface LocalStack {
 }
 
 /** The public name the emulator believes the service has; it connects to the loopback port instead. */
-export const DEMO_PUBLIC_URL = 'https://takeover.demo.invalid';
+const DEMO_PUBLIC_URL = 'https://takeover.demo.invalid';
 
 export async function startLocalStack(options: {
   speed?: number;

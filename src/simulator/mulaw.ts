@@ -5,7 +5,7 @@ const BIAS = 0x84;
 const CLIP = 32635;
 
 /** Encodes one 16-bit PCM sample as μ-law (ITU-T G.711). */
-export function encodeMulaw(sample: number): number {
+function encodeMulaw(sample: number): number {
   const sign = sample < 0 ? 0x80 : 0;
   let s = Math.min(Math.abs(Math.round(sample)), CLIP) + BIAS;
   let exponent = 7;
@@ -14,10 +14,10 @@ export function encodeMulaw(sample: number): number {
   return ~(sign | (exponent << 4) | mantissa) & 0xff;
 }
 
-export const SAMPLES_PER_FRAME = 160;
+const SAMPLES_PER_FRAME = 160;
 export const FRAME_MS = 20;
 /** μ-law of 0: digital silence. */
-export const MULAW_SILENCE = 0xff;
+const MULAW_SILENCE = 0xff;
 
 /** Base64 of one silent 20 ms frame. */
 export const SILENT_FRAME = Buffer.alloc(SAMPLES_PER_FRAME, MULAW_SILENCE).toString('base64');

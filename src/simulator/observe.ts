@@ -23,7 +23,7 @@ export interface Observation {
 type Rest = CallEvent & { kind: 'rest' };
 
 /** What a successful REST request did to the call, from the caller's point of view. */
-export function outcomeOf(e: Rest): Outcome | undefined {
+function outcomeOf(e: Rest): Outcome | undefined {
   if (e.status >= 300) return undefined;
   if (e.resource === 'Calls') {
     if (e.form.Status === 'completed' || e.form.Status === 'canceled') return 'end';

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
-export const OUTCOMES = ['none', 'handoff', 'pause', 'end'] as const;
+const OUTCOMES = ['none', 'handoff', 'pause', 'end'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export const scenarioSchema = z
@@ -59,7 +59,7 @@ export interface TimedLine {
 }
 
 /** About 3 words a second, as people speak on the phone. */
-export function lineDuration(text: string): number {
+function lineDuration(text: string): number {
   return Math.max(600, text.trim().split(/\s+/).length * 330);
 }
 
@@ -73,7 +73,7 @@ export function timeline(s: Scenario): TimedLine[] {
   });
 }
 
-export const SCENARIO_DIR = new URL('../../fixtures/scenarios/', import.meta.url);
+const SCENARIO_DIR = new URL('../../fixtures/scenarios/', import.meta.url);
 
 export async function loadScenarios(dir: string | URL = SCENARIO_DIR): Promise<Scenario[]> {
   const path = typeof dir === 'string' ? dir : dir.pathname;

@@ -100,7 +100,7 @@ function describe(err: unknown): string {
 }
 
 /** The URL fit for an error message: no password. */
-export function withoutPassword(url: string): string {
+function withoutPassword(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

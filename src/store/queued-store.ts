@@ -389,7 +389,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * Refused for what the write holds (retrying cannot help): PostgreSQL data exceptions (22…) and integrity
  * violations (23…), SQLite constraint, type and size errors, and values that cannot be serialized.
  */
-export function isRefusedForContent(err: unknown): boolean {
+function isRefusedForContent(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string') return /^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
   return err instanceof TypeError || err instanceof RangeError;

@@ -163,6 +163,6 @@ export class RuleSets {
   }
 }
 
-export function sameRules(a: readonly Rule[], b: readonly Rule[]): boolean {
+function sameRules(a: readonly Rule[], b: readonly Rule[]): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }

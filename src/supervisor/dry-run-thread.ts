@@ -29,7 +29,7 @@ export interface DryRunThreadsOptions {
   maxHeapMb?: number;
 }
 
-export const DRY_RUN_THREAD_DEFAULTS = { maxConcurrent: 2, maxHeapMb: 256 };
+const DRY_RUN_THREAD_DEFAULTS = { maxConcurrent: 2, maxHeapMb: 256 };
 
 export class DryRunTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {

@@ -50,7 +50,7 @@ export const auditEntryBody = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
-export const errorBody = z.object({
+const errorBody = z.object({
   error: z.string().describe('what went wrong and what to do'),
   issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });

@@ -92,7 +92,7 @@ export interface OpenAIRealtimeTranscription extends TranscriberFactory {
   readonly totals: TranscriptionTotals;
 }
 
-export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
+const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
 
 /**
  * Every option's default, written once: config.ts takes its TRANSCRIBE_* / OPENAI_* defaults from here, and an option
@@ -237,9 +237,14 @@ export class RealtimeTrackTranscriber implements Transcriber {
   #backedUp = false;
   #framesIn = 0;
   #framesSent = 0;
-  /** Session audio time (ms) where `#unconfirmed` starts, and up to which everything was sent. */
-  #unconfirmedFromMs = 0;
+  /** Session audio time (ms) up to which everything was sent (or put in the batch). */
   #sentMs = 0;
+  /**
+   * Session audio time (ms) the provider has shown it heard: the latest audio_start_ms / audio_end_ms of its VAD
+   * events. Audio sent is not audio heard: a provider behind (or this process busy) reports a turn's start seconds of
+   * audio after it was sent.
+   */
+  #heardMs = 0;
   /** Twilio timestamp of the session's first frame: session audio times are relative to it. */
   #sessionBaseMs: number | undefined;
   /** Turns spoken but not transcribed yet: item id → session audio time of their start. */
@@ -334,6 +339,10 @@ export class RealtimeTrackTranscriber implements Transcriber {
     return (this.#backedUp = this.#ws!.bufferedAmount >= SOCKET_HIGH_WATER);
   }
 
+  #drainLater(ws: WebSocket): void {
+    if (ws === this.#ws && this.#ready && !this.#closed && this.#backlog.length > 0 && !this.#stillBackedUp()) this.#drain();
+  }
+
   /** Sends held frames while the socket keeps up. */
   #drain(): void {
     const ws = this.#ws!;
@@ -408,7 +417,10 @@ export class RealtimeTrackTranscriber implements Transcriber {
     message.write(source.toString('base64', from, to), head, 'latin1');
     message[end] = QUOTE;
     message[end + 1] = BRACE;
-    ws.send(message, TEXT);
+    // Near backing up (any append that crosses the mark starts there): once this one is written out, what waits in
+    // the backlog goes, even if no frame comes to push it (the call's last seconds). Otherwise no callback: the hot path.
+    if (ws.bufferedAmount >= SOCKET_HIGH_WATER / 2) ws.send(message, TEXT, () => this.#drainLater(ws));
+    else ws.send(message, TEXT);
     this.#backedUp = ws.bufferedAmount >= SOCKET_HIGH_WATER;
     this.totals.appends++;
     this.totals.bytesSent += message.length;
@@ -449,17 +461,19 @@ export class RealtimeTrackTranscriber implements Transcriber {
       case 'transcription_session.updated':
         return this.#sessionReady(ws);
       case 'input_audio_buffer.speech_started':
+        this.#heardMs = Math.max(this.#heardMs, event.audio_start_ms);
         this.#pendingTurns.set(event.item_id, event.audio_start_ms);
         this.#times.set(event.item_id, { startMs: event.audio_start_ms });
         return this.#order.add(event.item_id);
       case 'input_audio_buffer.speech_stopped': {
+        this.#heardMs = Math.max(this.#heardMs, event.audio_end_ms);
         const times = this.#times.get(event.item_id);
         if (times) times.endMs = event.audio_end_ms;
         else this.#times.set(event.item_id, { endMs: event.audio_end_ms });
         return this.#forgetConfirmedAudio();
       }
       case 'input_audio_buffer.committed':
-        if (!this.#pendingTurns.has(event.item_id)) this.#pendingTurns.set(event.item_id, this.#unconfirmedFromMs);
+        if (!this.#pendingTurns.has(event.item_id)) this.#pendingTurns.set(event.item_id, this.#unconfirmedFromMs());
         return this.#order.add(event.item_id, event.previous_item_id);
       case 'conversation.item.input_audio_transcription.delta':
         return this.#order.delta(event.item_id, event.delta ?? '', this.settings.wholeDeltas);
@@ -501,19 +515,26 @@ export class RealtimeTrackTranscriber implements Transcriber {
   }
 
   /**
-   * Audio before the oldest turn still being transcribed is safe, and so is older silence: VAD reports a
-   * turn a little after it starts, with prefix padding before it, so the last `#idleKeepMs` stay.
+   * Audio before the oldest turn still being transcribed is safe, and so is older silence the provider has heard:
+   * up to its latest VAD event, less the prefix padding a next turn may reach back into (and never the last
+   * `#idleKeepMs` sent). Silence the provider has not reported on yet is kept: it may hold a turn it has not
+   * announced, and the bound (maxBufferedAudioMs) keeps a long silence from growing without end.
    * The rest is kept for a replay.
    */
   #forgetConfirmedAudio(): void {
-    let safeMs = this.#sentMs - this.#idleKeepMs;
+    let safeMs = Math.min(this.#sentMs - this.#idleKeepMs, this.#heardMs - this.settings.prefixPaddingMs);
     if (this.#pendingTurns.size > 0) for (const startMs of this.#pendingTurns.values()) safeMs = Math.min(safeMs, startMs);
     const held = this.#unconfirmed;
     // Never the batch not sent yet.
-    while (held.length > 0 && held.byteLength - held.firstBytes >= this.#batchLength && this.#unconfirmedFromMs + held.firstMs <= safeMs) {
-      this.#unconfirmedFromMs += held.firstMs;
-      held.shift();
-    }
+    while (held.length > 0 && held.byteLength - held.firstBytes >= this.#batchLength && this.#unconfirmedFromMs() + held.firstMs <= safeMs) held.shift();
+  }
+
+  /**
+   * Session audio time (ms) where `#unconfirmed` starts: it holds the newest audio sent, up to `#sentMs`. Derived, not
+   * counted: its bound may have dropped its oldest frames meanwhile (a long silence the provider said nothing about).
+   */
+  #unconfirmedFromMs(): number {
+    return this.#sentMs - this.#unconfirmed.ms;
   }
 
   #fail(ws: WebSocket, reason: string): void {
@@ -535,8 +556,8 @@ export class RealtimeTrackTranscriber implements Transcriber {
     this.totals.framesReplayed += Math.max(0, replayed - (this.#backlog.droppedFrames - before.frames));
     this.#batchLength = 0;
     this.#backedUp = false;
-    this.#unconfirmedFromMs = 0;
     this.#sentMs = 0;
+    this.#heardMs = 0;
     this.#sessionBaseMs = undefined;
     this.#pendingTurns.clear();
     this.#times.clear();

@@ -47,9 +47,14 @@ const SWEEP_MS = 60_000;
 
 const dataSchema = z.object({ transcript: z.string(), confidence: z.number().optional() });
 
-/** What the callbacks need of the calls held here (calls/monitor.ts provides it): the stage talks down, never back up. */
+/**
+ * What the callbacks need of the calls held here (calls/monitor.ts provides it): the stage talks down, never back up,
+ * and reads a call's gate without changing it or the call.
+ */
 export interface TranscriptSink {
-  session(callSid: string): { readonly gate: PrivacyGate; readonly counters: { utterancesDropped: number } } | undefined;
+  session(callSid: string): { readonly gate: Pick<PrivacyGate, 'isOpen' | 'epoch'> } | undefined;
+  /** A transcript kept from the call: it was heard before or during a pause that has ended since. */
+  utteranceWithheld(callSid: string): void;
   transcriptionStatus(callSid: string, event: 'started' | 'running' | 'stopped', sid: string, track?: string): void;
   transcriberHealth(callSid: string, health: TranscriberHealth): void;
   utterance(u: Utterance): Promise<void>;
@@ -112,7 +117,7 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
     const session = monitor.session(callSid);
     const epoch = heard.get(transcriptionSid)?.epoch;
     if (!session || epoch === undefined || epoch === session.gate.epoch) return false;
-    session.counters.utterancesDropped++;
+    monitor.utteranceWithheld(callSid);
     return true;
   };
 

@@ -193,6 +193,25 @@ describe('OpenAI Realtime transcription: failures', () => {
     expect(health[1]).toMatchObject({ reason: expect.stringContaining('socket closed') });
   });
 
+  it('a turn the provider reports late (it is behind the audio sent) still goes again from its start after a reconnect', async () => {
+    const { double, push, utterances, factory } = await setUp({ transcripts: ['four one one one two two two two'] });
+    // Half a second of silence, a 3-second turn, then silence. All of it is sent before the provider has heard any
+    // (a busy machine, a provider behind): its speech_started comes seconds of audio after the turn began.
+    const frames = [...turn(0, 25), ...turn(150, 30)];
+    double.dropAfterAppends(100);
+    push(frames);
+    await double.until(() => utterances.some((u) => u.final), 5000, 'the final transcript');
+    const [first, second] = double.connections;
+    expect(first!.appendCount).toBe(100);
+    // Nothing was confirmed when the first session died mid-turn: all of it goes again, the turn's first words too.
+    expect(second!.audio.equals(decoded(frames))).toBe(true);
+    const final = utterances.find((u) => u.final)!;
+    expect(final.text).toBe('four one one one two two two two');
+    // Speech began 25 frames in, less the 300 ms prefix padding.
+    expect(final.startMs).toBe(1000 + 25 * 20 - 300);
+    expect(factory.totals).toMatchObject({ reconnects: 1, framesDropped: 0 });
+  });
+
   it('with batchMs, a new session gets the whole unconfirmed turn again, the part of a batch not sent yet included, byte for byte', async () => {
     const { double, push, utterances, factory } = await setUp({ transcripts: ['my account number please'] }, { batchMs: 100 });
     double.dropAfterAppends(3);
@@ -224,6 +243,21 @@ describe('OpenAI Realtime transcription: failures', () => {
     expect(double.connections[0]!.appends).toEqual(frames.slice(90));
     expect(factory.totals).toMatchObject({ framesDropped: 90, msDropped: 1800, reconnects: 3 });
     expect(health).toEqual([{ state: 'degraded', reason: expect.stringContaining('503') }, { state: 'ok' }]);
+  });
+
+  it('sends what waited for a backed-up socket once it drains, even when no more audio comes (the last seconds of a call)', async () => {
+    const { double, transcriber, health, factory } = await setUp({ record: false }, { maxBufferedAudioMs: 30 * 60_000 });
+    await double.until(() => double.connections[0]?.session !== undefined && health.length > 0);
+    const peer = (double.connections[0]!.socket as unknown as { _socket: import('node:net').Socket })._socket;
+    peer.pause();
+    // Far more than the kernel's socket buffers hold, so that frames wait in the backlog; none is dropped.
+    const frames = 60_000;
+    for (let i = 0; i < frames; i++) transcriber.pushAudio(SILENT_FRAME, i * 20);
+    expect(factory.totals.framesSent).toBeLessThan(frames);
+    peer.resume();
+    // No frame is pushed from here on: the rest goes as the socket drains.
+    await double.until(() => double.connections[0]!.bytes === frames * 160, 10_000, 'every frame at the provider');
+    expect(factory.totals).toMatchObject({ framesSent: frames, framesDropped: 0 });
   });
 
   it('never waits on a provider that stops reading: the socket backs up, the backlog stays bounded, drops are counted, then it catches up', async () => {

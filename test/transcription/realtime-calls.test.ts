@@ -161,10 +161,15 @@ const calm = scenario('calm-caller');
  * short answer to it on a busy machine: that interleaving is the providers' timing, not what these tests check.
  */
 async function expectEverySideInOrder(r: Run, callSid: string): Promise<void> {
-  const lines = await r.stack.service.store.transcript(callSid);
   for (const [track, speaker] of [['inbound', 'caller'], ['outbound', 'agent']] as const) {
     const said = calm.lines.filter((l) => l.speaker === speaker).map((l) => redact(l.text));
-    expect(lines.filter((l) => l.track === track).map((l) => l.text).slice(0, said.length), track).toEqual(said);
+    // The last line's transcript may still be on its way when the call has ended (the monitor listens a little longer).
+    await expect
+      .poll(async () => (await r.stack.service.store.transcript(callSid)).filter((l) => l.track === track).map((l) => l.text).slice(0, said.length), {
+        message: track,
+        timeout: 5000,
+      })
+      .toEqual(said);
   }
 }
 
@@ -180,6 +185,10 @@ describe('OpenAI Realtime transcription on emulated calls', () => {
       await finish(r, call);
 
       expect(r.fed.map((f) => f.track).sort()).toEqual(['inbound', 'outbound']);
+      // The provider reads in its own time (on a busy machine, after the call has ended here): wait until what each
+      // track was fed has reached it, a last batch not yet full aside.
+      const arrived = (sent: Buffer) => r.double.connections.some((c) => sent.length - c.bytes < Math.max(1, batchMs * 8) && sent.subarray(0, c.bytes).equals(c.audio));
+      await r.double.until(() => r.fed.every((fed) => arrived(bytesOf(fed.payloads))), 10_000, 'the audio at the provider');
       for (const fed of r.fed) {
         const sent = bytesOf(fed.payloads);
         const got = r.double.connections.find((c) => c.bytes > 0 && sent.subarray(0, c.bytes).equals(c.audio));
