@@ -8,7 +8,7 @@
 // `--batch-ms 0,100` to compare with one append per frame.
 // Memory per call: the server's RSS while the streams run, minus its RSS before they connected, over the streams.
 // Servers run with `npm start`'s Node flags (none); `--node-flags` measures others (e.g. --max-semi-space-size=64).
-// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --node-flags "--max-semi-space-size=64"]
+// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --node-flags=--max-semi-space-size=64]
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
