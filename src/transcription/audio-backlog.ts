@@ -7,9 +7,9 @@
 // grown or shrunk only when the end reaches its size, so that costs a copy now and then, never per frame.
 //
 // Memory follows what is held, not the most ever held: every call track has a backlog or two for as long as the
-// call lasts, and one that grew during a long turn or an outage must give that memory back. A buffer is made half
-// again as big as what it must hold; when the end reaches its size and what is held would fit one half its size,
-// it moves to such a one; an emptied backlog lets go of a big buffer at once.
+// call lasts, and one that grew during an outage must give that memory back. A buffer is made half again as big as
+// what it must hold; when the end reaches its size and what is held fills at most a quarter of it, it moves to a
+// smaller one; an emptied backlog lets go of a big buffer at once.
 
 /** μ-law at 8 kHz: one byte per sample, 8 per ms. */
 export const BYTES_PER_MS = 8;
@@ -160,9 +160,11 @@ export class AudioBacklog {
 
   /**
    * Makes room for `n` more bytes at `#end`: moves what is held (and the `n` bytes to come) to the start of this
-   * buffer, or to a new one half again as big as that (rounded up to 4 KB) when this one is too small for it or at
-   * least twice too big. After any of the three, a third of the buffer at least is free, and this runs only when its
-   * end is reached: at most a buffer is moved after a third of one was written, so the copies cost O(1) per byte.
+   * buffer, or to a new one half again as big as that (rounded up to 4 KB) when it fills more than two thirds of this
+   * one or at most a quarter (a burst is over). Between the two, a call's turns (a second or two of audio held, then
+   * a few more) reuse one buffer, with no allocation. After any of the three, a third of the buffer at least is free,
+   * and this runs only when its end is reached: at most a buffer is moved after a third of one was written, so the
+   * copies cost O(1) per byte.
    */
   #room(n: number): void {
     const capacity = this.#bytes.length;
@@ -170,7 +172,7 @@ export class AudioBacklog {
     const held = this.#end - this.#start;
     const need = held + n;
     const fit = Math.max(MIN_BUFFER_BYTES, Math.ceil((need * 1.5) / 4096) * 4096);
-    if (3 * need <= 2 * capacity && 2 * fit > capacity) {
+    if (3 * need <= 2 * capacity && (4 * need > capacity || capacity <= MIN_BUFFER_BYTES)) {
       this.#bytes.copyWithin(0, this.#start, this.#end);
     } else {
       const moved = Buffer.allocUnsafeSlow(fit);
