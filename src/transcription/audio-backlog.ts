@@ -9,7 +9,7 @@
 // Memory follows what is held, not the most ever held: every call track has a backlog or two for as long as the
 // call lasts, and one that grew during an outage must give that memory back. A buffer is made half again as big as
 // what it must hold; when the end reaches its size and what is held fills at most a quarter of it, it moves to a
-// smaller one; an emptied backlog lets go of a big buffer at once.
+// smaller one. clear() lets go of it all (the transcriber clears its backlog once an outage's audio is sent).
 
 /** μ-law at 8 kHz: one byte per sample, 8 per ms. */
 export const BYTES_PER_MS = 8;
@@ -137,9 +137,9 @@ export class AudioBacklog {
     this.#start += this.#frames[2 * this.#head]!;
     this.#head = (this.#head + 1) & this.#mask;
     if (--this.#size > 0) return;
-    // Empty: the next frame goes at the start, with no copy; a buffer grown for a burst (an outage's audio) goes.
+    // Empty: the next frame goes at the start, with no copy. The buffer stays (a backlog that fills and empties while
+    // a busy provider catches up would otherwise allocate again and again); clear() lets go of it.
     this.#start = this.#end = 0;
-    if (this.#bytes.length > 4 * MIN_BUFFER_BYTES) this.#bytes = EMPTY;
   }
 
   /** Moves every frame of `earlier` in front of this backlog's, oldest first; the bound still holds. */

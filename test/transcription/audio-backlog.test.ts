@@ -107,15 +107,15 @@ describe('AudioBacklog', () => {
     expect(next).toBe(pushed);
   });
 
-  it('lets go of a big buffer once emptied, and keeps a small one for the next frame', () => {
+  it('reuses its buffer from the start once emptied, with no copy and no allocation; clear() lets go of it', () => {
     const b = new AudioBacklog(10_000);
-    for (let i = 0; i < 500; i++) b.push(frame(i & 0xff), i * 20);
-    for (; b.length > 0; ) b.shift();
-    expect(b.buffer.length).toBe(0);
     b.push(frame(1), 0);
     b.shift();
     b.push(frame(2), 20);
-    // The small buffer stays (no allocation per frame on a backlog that empties all the time), and is reused from its start.
     expect([b.buffer.length, b.firstOffset, b.endOffset]).toEqual([MIN_BUFFER_BYTES, 0, 160]);
+    for (let i = 0; i < 500; i++) b.push(frame(i & 0xff), i * 20);
+    for (; b.length > 0; ) b.shift();
+    b.clear();
+    expect(b.buffer.length).toBe(0);
   });
 });
