@@ -7,9 +7,9 @@
 // grown or shrunk only when the end reaches its size, so that costs a copy now and then, never per frame.
 //
 // Memory follows what is held, not the most ever held: every call track has a backlog or two for as long as the
-// call lasts, and one that grew during an outage must give that memory back. A buffer is made half again as big as
-// what it must hold; when the end reaches its size and what is held fills at most a quarter of it, it moves to a
-// smaller one. clear() lets go of it all (the transcriber clears its backlog once an outage's audio is sent).
+// call lasts, and one that grew during an outage must give that memory back. When the end reaches the buffer's size
+// and what is held fills at most an eighth of it, it moves to a smaller one; clear() lets go of it all (the
+// transcriber clears its backlog once an outage's audio is sent).
 
 /** μ-law at 8 kHz: one byte per sample, 8 per ms. */
 export const BYTES_PER_MS = 8;
@@ -160,22 +160,23 @@ export class AudioBacklog {
 
   /**
    * Makes room for `n` more bytes at `#end`: moves what is held (and the `n` bytes to come) to the start of this
-   * buffer, or to a new one half again as big as that (rounded up to 4 KB) when it fills more than two thirds of this
-   * one or at most a quarter (a burst is over). Between the two, a call's turns (a second or two of audio held, then
-   * a few more) reuse one buffer, with no allocation. After any of the three, a third of the buffer at least is free,
-   * and this runs only when its end is reached: at most a buffer is moved after a third of one was written, so the
-   * copies cost O(1) per byte.
+   * buffer; or to a new one, the smallest power of two at least twice that, when this one is too small for it or, a
+   * burst being over, when it fills at most an eighth of this one. Between the two, a call's turns (a second or two of
+   * audio held, then a few more) reuse one buffer. After any of the three, half the buffer at least is free, and this
+   * runs only when its end is reached: at most half a buffer is moved after half of one was written, so the copies
+   * cost O(1) per byte.
    */
   #room(n: number): void {
     const capacity = this.#bytes.length;
     if (this.#end + n <= capacity) return;
     const held = this.#end - this.#start;
     const need = held + n;
-    const fit = Math.max(MIN_BUFFER_BYTES, Math.ceil((need * 1.5) / 4096) * 4096);
-    if (3 * need <= 2 * capacity && (4 * need > capacity || capacity <= MIN_BUFFER_BYTES)) {
+    if (need <= capacity >> 1 && (need > capacity >> 3 || capacity <= MIN_BUFFER_BYTES)) {
       this.#bytes.copyWithin(0, this.#start, this.#end);
     } else {
-      const moved = Buffer.allocUnsafeSlow(fit);
+      let size = MIN_BUFFER_BYTES;
+      while (size < 2 * need) size *= 2;
+      const moved = Buffer.allocUnsafeSlow(size);
       this.#bytes.copy(moved, 0, this.#start, this.#end);
       this.#bytes = moved;
     }
