@@ -163,7 +163,7 @@ export class AudioBacklog {
    * buffer; or to a new one, the smallest power of two at least twice that, when this one is too small for it or, a
    * burst being over, when it fills at most an eighth of this one. Between the two, a call's turns (a second or two of
    * audio held, then a few more) reuse one buffer. After any of the three, half the buffer at least is free, and this
-   * runs only when its end is reached: at most half a buffer is moved after half of one was written, so the copies
+   * runs only when its end is reached: at most one buffer's worth is moved after half of one was written, so the copies
    * cost O(1) per byte.
    */
   #room(n: number): void {
