@@ -6,9 +6,10 @@
 // interleave the phases, and the median of the rounds is reported. Goal: forwarding costs at most 1.25× the reference.
 // The default forwards with batchMs 100, the setting the README recommends (TRANSCRIBE_BATCH_MS=100); add
 // `--batch-ms 0,100` to compare with one append per frame.
-// Memory per call: the server's RSS while the streams run, minus its RSS before they connected, over the streams.
+// Memory per call: the server's RSS while the streams run, minus its RSS before they connected, over the streams; and
+// what is still referenced (JS heap, Buffers) after a full collection, the same way.
 // Servers run with `npm start`'s Node flags (none); `--node-flags` measures others (e.g. --max-semi-space-size=64).
-// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --node-flags "--max-semi-space-size=64"]
+// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --node-flags=--max-semi-space-size=64]
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -48,6 +49,8 @@ function child(file: string, args: string[] = [], nodeFlags: string[] = []): Chi
 }
 /** Every server measured (the reference too) runs with the same flags: `npm start`'s (none) unless --node-flags. */
 const SERVER_NODE_FLAGS = values['node-flags'].split(' ').filter(Boolean);
+/** To measure what is still referenced per call, a full collection is run once the CPU was read. */
+const GC_FLAG = '--expose-gc';
 function next<T>(proc: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const on = (m: { type: string }) => {
@@ -87,14 +90,17 @@ interface Measured {
   sessionsOpened?: number;
   /** RSS before the streams connected (MB). */
   idleRssMb: number;
-  /** (RSS at the end of the window − idle RSS) / streams, and the same for the JS heap and for Buffers. */
+  /** (RSS at the end of the window − idle RSS) / streams. */
   memoryPerCallKb: number;
+  /** What is still referenced per call after a full collection, idle's taken off: the JS heap, and Buffers (outside it). */
   heapPerCallKb: number;
   buffersPerCallKb: number;
 }
 interface Snapshot {
   cpu: NodeJS.CpuUsage;
   memory: NodeJS.MemoryUsage;
+  /** After a full collection. */
+  live: NodeJS.MemoryUsage;
   at: number;
   frames: number;
   appends?: number;
@@ -117,11 +123,11 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
     args.push('--double-url', url);
     if (batchMs !== undefined) args.push('--batch-ms', String(batchMs));
   }
-  const server = child('./media-server.ts', args, SERVER_NODE_FLAGS);
+  const server = child('./media-server.ts', args, [...SERVER_NODE_FLAGS, GC_FLAG]);
   const load = child('./media-load.ts');
   try {
     const { url, accountSid } = await next<{ url: string; accountSid: string }>(server, 'listening');
-    const idle = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
+    const idle = await ask<Snapshot>(server, { type: 'snapshot', gc: true }, 'snapshot');
     load.send({ type: 'run', url, accountSid, streams, tracks: mode === 'connected' ? ['inbound', 'outbound'] : ['inbound'] });
     await next(load, 'ready');
     await sleep(warmup);
@@ -129,7 +135,7 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
     if (profile) await ask(server, { type: 'profile', start: true }, 'profiling');
     const s0 = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
     await sleep(seconds);
-    const s1 = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
+    const s1 = await ask<Snapshot>(server, { type: 'snapshot', gc: true }, 'snapshot');
     if (profile) {
       const label = `${String(++profiled).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}`;
       await ask(server, { type: 'profile', dir: profile, label }, 'profiled');
@@ -147,8 +153,8 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
       serverCpuCores: round(cpuUs / 1e6 / wallS, 2),
       idleRssMb: round(idle.memory.rss / 2 ** 20, 1),
       memoryPerCallKb: round((s1.memory.rss - idle.memory.rss) / 1024 / streams, 1),
-      heapPerCallKb: round((s1.memory.heapUsed - idle.memory.heapUsed) / 1024 / streams, 1),
-      buffersPerCallKb: round((s1.memory.arrayBuffers - idle.memory.arrayBuffers) / 1024 / streams, 1),
+      heapPerCallKb: round((s1.live.heapUsed - idle.live.heapUsed) / 1024 / streams, 1),
+      buffersPerCallKb: round((s1.live.arrayBuffers - idle.live.arrayBuffers) / 1024 / streams, 1),
     };
     if (s1.appends !== undefined) out.appendsPerSec = Math.round((s1.appends - (s0.appends ?? 0)) / wallS);
     if (s1.framesDropped !== undefined) out.framesDropped = s1.framesDropped - (s0.framesDropped ?? 0);

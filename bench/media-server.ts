@@ -148,9 +148,12 @@ if (mode === 'reference') {
 }
 
 let inspector: Session | undefined;
-process.on('message', async (m: { type: 'snapshot' } | { type: 'profile'; start?: boolean; dir?: string; label?: string }) => {
+process.on('message', async (m: { type: 'snapshot'; gc?: boolean } | { type: 'profile'; start?: boolean; dir?: string; label?: string }) => {
   if (m.type === 'snapshot') {
-    send({ type: 'snapshot', cpu: process.cpuUsage(), memory: process.memoryUsage(), at: performance.now(), ...counts() });
+    const snapshot = { type: 'snapshot', cpu: process.cpuUsage(), memory: process.memoryUsage(), at: performance.now(), ...counts() };
+    // What is still referenced: after a full collection (the process runs with --expose-gc), after the CPU was read.
+    if (m.gc && globalThis.gc) globalThis.gc();
+    send({ ...snapshot, live: process.memoryUsage() });
   } else if (m.type === 'profile' && m.start) {
     inspector = new Session();
     inspector.connect();

@@ -7,9 +7,9 @@
 // grown or shrunk only when the end reaches its size, so that costs a copy now and then, never per frame.
 //
 // Memory follows what is held, not the most ever held: every call track has a backlog or two for as long as the
-// call lasts, and one that grew during a long turn or an outage must give that memory back. When the end reaches
-// the buffer's size and what is held fills at most a quarter of it, it moves to a buffer half as big or smaller;
-// an emptied backlog lets go of a big buffer at once.
+// call lasts, and one that grew during an outage must give that memory back. When the end reaches the buffer's size
+// and what is held fills at most an eighth of it, it moves to a smaller one; clear() lets go of it all (the
+// transcriber clears its backlog once an outage's audio is sent).
 
 /** μ-law at 8 kHz: one byte per sample, 8 per ms. */
 export const BYTES_PER_MS = 8;
@@ -137,9 +137,9 @@ export class AudioBacklog {
     this.#start += this.#frames[2 * this.#head]!;
     this.#head = (this.#head + 1) & this.#mask;
     if (--this.#size > 0) return;
-    // Empty: the next frame goes at the start, with no copy; a buffer grown for a burst (an outage's audio) goes.
+    // Empty: the next frame goes at the start, with no copy. The buffer stays (a backlog that fills and empties while
+    // a busy provider catches up would otherwise allocate again and again); clear() lets go of it.
     this.#start = this.#end = 0;
-    if (this.#bytes.length > 4 * MIN_BUFFER_BYTES) this.#bytes = EMPTY;
   }
 
   /** Moves every frame of `earlier` in front of this backlog's, oldest first; the bound still holds. */
@@ -159,17 +159,19 @@ export class AudioBacklog {
   }
 
   /**
-   * Makes room for `n` more bytes at `#end`: moves what is held to the start of this buffer, of a smaller one (it
-   * fills at most a quarter of this one), or of a bigger one. Each buffer is at least twice what it takes when it is
-   * made, and this runs only when its end is reached: at most half a buffer is moved after at least half a buffer was
-   * written, so the copies cost O(1) per byte.
+   * Makes room for `n` more bytes at `#end`: moves what is held (and the `n` bytes to come) to the start of this
+   * buffer; or to a new one, the smallest power of two at least twice that, when this one is too small for it or, a
+   * burst being over, when it fills at most an eighth of this one. Between the two, a call's turns (a second or two of
+   * audio held, then a few more) reuse one buffer. After any of the three, half the buffer at least is free, and this
+   * runs only when its end is reached: at most one buffer's worth is moved after half of one was written, so the copies
+   * cost O(1) per byte.
    */
   #room(n: number): void {
     const capacity = this.#bytes.length;
     if (this.#end + n <= capacity) return;
     const held = this.#end - this.#start;
     const need = held + n;
-    if (need <= capacity >> 1 && (need > capacity >> 2 || capacity <= MIN_BUFFER_BYTES)) {
+    if (need <= capacity >> 1 && (need > capacity >> 3 || capacity <= MIN_BUFFER_BYTES)) {
       this.#bytes.copyWithin(0, this.#start, this.#end);
     } else {
       let size = MIN_BUFFER_BYTES;

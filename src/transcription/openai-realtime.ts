@@ -506,7 +506,11 @@ export class RealtimeTrackTranscriber implements Transcriber {
     }
     this.#attempt = 0;
     this.#drain();
-    if (this.#ws === ws && this.#backlog.length === 0) this.#health({ state: 'ok' });
+    if (this.#ws === ws && this.#backlog.length === 0) {
+      // What the outage held is sent: its buffer (up to 1.5 × TRANSCRIBE_MAX_BUFFERED_MS of audio) goes with it.
+      this.#backlog.clear();
+      this.#health({ state: 'ok' });
+    }
   }
 
   #turnDone(itemId: string): void {
