@@ -8,7 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // Two test files at once on a 2-core machine (vitest's default there is one): many suites spend their time waiting
     // on real processes, sockets and timers, and the whole run stays under five minutes.
-    maxWorkers: 2,
+    maxWorkers: 3,
     minWorkers: 1,
   },
 });

@@ -53,7 +53,11 @@ describe('SIGTERM drains the live calls', () => {
     expect(exit.at - termAt).toBeLessThan(DRAIN_SECONDS * 1000);
     expect(exit.at - lastCallEnded).toBeLessThan(5000);
 
-    for (const call of calls) expect(observe(call), call.scenario.name).toMatchObject({ ok: true });
+    // Each got its action (on which line is the scenario tests' business: a loaded machine may decide a line later).
+    for (const call of calls) {
+      const { expected } = observe(call);
+      expect(observe(call).observed, call.scenario.name).toEqual(expected === 'none' ? [] : [expected]);
+    }
     // The caller sent to <Pay> came back through this instance, during the drain.
     const pays = calls.find((c) => c.scenario.name === 'pays-securely')!;
     expect(pays.events.filter((e) => e.kind === 'pay').map((e) => (e as { status: number }).status)).toEqual([200]);

@@ -161,6 +161,8 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
       });
       expect(card.status).toBe(204);
       await eventually(() => call.twiml.includes('<Pay action='), 5000, 'A to send the caller to <Pay>');
+      // The pause is done once Twilio has answered it (a caller takes far longer at the <Pay> than that).
+      await a.service.monitor.settle();
       expect(a.service.monitor.session(call.sid)?.state).toBe('paused');
       const action = /<Pay action="([^"]+)"/.exec(call.twiml)![1]!.replace(/&amp;/g, '&');
       const path = action.slice(a.config.publicUrl.length);
