@@ -6,18 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisBus } from '../../src/bus/redis.js';
 import { observe } from '../../src/simulator/observe.js';
 import { loadScenarios } from '../../src/simulator/scenario.js';
 import { eventually } from '../support/twilio-client.js';
 import { RestartRig } from './restart-process.js';
+import { redisReachable, redisUrl } from '../support/redis.js';
 
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const reachable = await RedisBus.connect({ url: redisUrl, channel: 'takeover:probe' }).then(
-  (b) => (void b.close(), true),
-  () => false,
-);
-if (!reachable && process.env.CI) throw new Error(`Redis is required in CI and not reachable at ${redisUrl}`);
+const reachable = redisReachable;
 
 let rig: RestartRig | undefined;
 afterEach(async () => {

@@ -2,12 +2,13 @@
 // all) beside a Twilio emulator run by the test, on a SQLite file in a temporary folder: what an operator runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TwilioEmulator } from '../../src/simulator/emulator.js';
 import { createStore, type SqlStore } from '../../src/store/index.js';
 import { eventually, sid } from '../support/twilio-client.js';
+import { freePort } from '../support/ports.js';
+export { freePort };
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const PUBLIC_URL = 'https://takeover.restart.invalid';
@@ -20,17 +21,6 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** A free loopback port: the service must come back on the same one (the emulator and INSTANCE_ID know it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export class RestartRig {
   readonly dir = mkdtempSync(join(tmpdir(), 'takeover-restart-'));

@@ -13,13 +13,9 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { eventually } from '../support/twilio-client.js';
+import { redisReachable, redisUrl } from '../support/redis.js';
 
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const reachable = await RedisBus.connect({ url: redisUrl, channel: 'takeover:probe' }).then(
-  (b) => (void b.close(), true),
-  () => false,
-);
-if (!reachable && process.env.CI) throw new Error(`Redis is required in CI and not reachable at ${redisUrl}`);
+const reachable = redisReachable;
 
 const quiet: Scenario = {
   name: 'quiet',

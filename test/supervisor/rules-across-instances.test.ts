@@ -15,13 +15,9 @@ import type { Scenario } from '../../src/simulator/scenario.js';
 import { createStore, type SqlStore } from '../../src/store/index.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
 import { eventually } from '../support/twilio-client.js';
+import { redisReachable, redisUrl } from '../support/redis.js';
 
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const reachable = await RedisBus.connect({ url: redisUrl, channel: 'takeover:probe' }).then(
-  (b) => (void b.close(), true),
-  () => false,
-);
-if (!reachable && process.env.CI) throw new Error(`Redis is required in CI and not reachable at ${redisUrl}`);
+const reachable = redisReachable;
 
 /** A caller who says the same thing every few hundred ms: no default rule acts on it. */
 const repeating: Scenario = {
