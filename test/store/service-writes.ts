@@ -33,7 +33,7 @@ export class RecordingStore extends MemoryStore {
 export async function captureServiceWrites(): Promise<ServiceWrite[]> {
   const scenarios = new Map((await loadScenarios()).map((s) => [s.name, s]));
   const store = new RecordingStore();
-  const stack = await startLocalStack({ speed: 10, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { store } });
+  const stack = await startLocalStack({ speed: 4, env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' }, parts: { store } });
   try {
     const calls = ['frustrated-caller', 'reads-card-number'].map((name) => stack.emulator.placeCall(scenarios.get(name)!));
     await Promise.all(calls.map((c) => c.done));
