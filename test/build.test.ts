@@ -48,7 +48,11 @@ describe('npm run build && npm start', () => {
   it('hands off the caller who asks for a person and sends the caller who pays to <Pay> and back (TwiML templates, model, rules from disk)', async () => {
     const calls = ['asks-for-human', 'pays-securely', 'calm-caller'].map((name) => rig.emulator.placeCall(scenarios.get(name)!));
     await Promise.all(calls.map((c) => c.done));
-    for (const call of calls) expect(observe(call), call.scenario.name).toMatchObject({ ok: true });
+    // Each got its action (which line triggered it is the scenario tests' business: a loaded machine may decide a line later).
+    for (const call of calls) {
+      const { expected, observed } = observe(call);
+      expect(observed, call.scenario.name).toEqual(expected === 'none' ? [] : [expected]);
+    }
     const handoff = rig.emulator.restLog().find((e) => e.resource === 'Calls' && /<Enqueue\b|<Dial\b/.test(e.form.Twiml ?? ''));
     expect(handoff).toBeDefined();
     const pays = calls[1]!;
