@@ -1,7 +1,6 @@
 // Two instances behind one load balancer, sharing Redis: a supervisor connected to one instance takes over a
 // call whose stream the other instance holds, and sees its live events.
 import { randomBytes } from 'node:crypto';
-import twilio from 'twilio';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildService, type Service } from '../../src/app.js';
 import { RedisBus } from '../../src/bus/redis.js';
@@ -12,7 +11,7 @@ import type { Scenario } from '../../src/simulator/scenario.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { eventually } from '../support/twilio-client.js';
+import { eventually, postCallback } from '../support/twilio-client.js';
 import { redisReachable, redisUrl } from '../support/redis.js';
 
 const reachable = redisReachable;
@@ -101,15 +100,7 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
         Track: 'inbound_track',
         SequenceId: '1000',
       };
-      const post = () =>
-        fetch(`${bUrl}/twilio/transcription`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            'x-twilio-signature': twilio.getExpectedTwilioSignature(a.config.twilio.authToken!, `${a.config.publicUrl}/twilio/transcription`, params),
-          },
-          body: new URLSearchParams(params).toString(),
-        });
+      const post = () => postCallback(a, '/twilio/transcription', params, { to: bUrl });
       expect((await post()).status).toBe(204);
       await eventually(() => a.service.monitor.session(call.sid)?.state === 'handed_off', 5000, 'A to hand the caller off');
       expect(b2.monitor.session(call.sid), 'B made no session of its own').toBeUndefined();
@@ -119,7 +110,7 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
       const updates = call.events.filter((e) => e.kind === 'rest' && e.resource === 'Calls');
       expect(updates).toHaveLength(1);
       // An unsigned one is refused where it lands, before anything is forwarded.
-      const unsigned = await fetch(`${bUrl}/twilio/transcription`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...params, SequenceId: '1001' }).toString() });
+      const unsigned = await postCallback(a, '/twilio/transcription', { ...params, SequenceId: '1001' }, { to: bUrl, signature: null });
       expect(unsigned.status).toBe(403);
     } finally {
       await b2.close();
@@ -136,15 +127,7 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
       const bUrl = await b3.app.listen({ port: 0, host: '127.0.0.1' });
       const call = a.emulator.placeCall({ ...quiet, name: 'quiet-secure-pay-elsewhere', parameters: { flow: 'secure-pay' } });
       const transcriptionSid = await eventually(() => a.service.monitor.session(call.sid)?.transcription?.sid, 5000, 'A to start the call’s transcription');
-      const signedPost = (path: string, params: Record<string, string>) =>
-        fetch(`${bUrl}${path}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            'x-twilio-signature': twilio.getExpectedTwilioSignature(a.config.twilio.authToken!, `${a.config.publicUrl}${path}`, params),
-          },
-          body: new URLSearchParams(params).toString(),
-        });
+      const signedPost = (path: string, params: Record<string, string>) => postCallback(a, path, params, { to: bUrl });
       const card = await signedPost('/twilio/transcription', {
         AccountSid: a.config.twilio.accountSid,
         CallSid: call.sid,

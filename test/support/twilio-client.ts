@@ -77,17 +77,18 @@ export function mediaFrame(streamSid: string, n: number, track: 'inbound' | 'out
 
 export const send = (ws: WebSocket, frames: unknown[]) => frames.forEach((f) => ws.send(typeof f === 'string' ? f : JSON.stringify(f)));
 
-/** Posts a form callback to `path`, signed over the public https URL unless told otherwise. */
+/** Posts a form callback to `path` (on `opts.to` if given), signed over the public https URL unless told otherwise. */
 export async function postCallback(
   stack: LocalStack,
   path: string,
   params: Record<string, string>,
-  opts: { signedUrl?: string; signature?: string | null } = {},
+  opts: { signedUrl?: string; signature?: string | null; to?: string } = {},
 ): Promise<Response> {
   const signedUrl = opts.signedUrl ?? stack.config.publicUrl + path;
   const signature =
     opts.signature === undefined ? twilio.getExpectedTwilioSignature(stack.config.twilio.authToken!, signedUrl, params) : opts.signature;
-  return fetch(stack.serviceUrl + path, {
+  // `to`: another instance's base URL (the load balancer sent the request there); still signed over the public URL.
+  return fetch((opts.to ?? stack.serviceUrl) + path, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
