@@ -9,7 +9,7 @@
 // Memory per call: the server's RSS while the streams run, minus its RSS before they connected, over the streams; and
 // what is still referenced (JS heap, Buffers) after a full collection, the same way.
 // Servers run with `npm start`'s Node flags (none); `--node-flags` measures others (e.g. --max-semi-space-size=64).
-// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --node-flags=--max-semi-space-size=64]
+// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --heap-snapshot DIR --node-flags=--max-semi-space-size=64]
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     sink: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
     'cpu-prof': { type: 'string' },
+    /** Writes a V8 heap snapshot of each server under load, after the last measurement (DIR/NN-mode.heapsnapshot). */
+    'heap-snapshot': { type: 'string' },
     /** Node flags for every server measured (default: none, as `npm start`). */
     'node-flags': { type: 'string', default: '' },
   },
@@ -109,6 +111,7 @@ interface Snapshot {
 }
 
 let profiled = 0;
+let snapshots = 0;
 
 /**
  * One measurement, in processes of its own: a fresh server (`mode`), a fresh load of `streams` Twilio-like
@@ -140,6 +143,8 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
       const label = `${String(++profiled).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}`;
       await ask(server, { type: 'profile', dir: profile, label }, 'profiled');
     }
+    const heap = values['heap-snapshot'];
+    if (heap) await ask(server, { type: 'heap', dir: heap, label: `${String(++snapshots).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}` }, 'heap-written');
     const wallS = (s1.at - s0.at) / 1000;
     const frames = s1.frames - s0.frames;
     const user = s1.cpu.user - s0.cpu.user;

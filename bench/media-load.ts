@@ -10,6 +10,8 @@ interface Stream {
   callSid: string;
   /** Spreads the streams over the 20 ms frame period, as independent calls are. */
   offsetMs: number;
+  /** Where in the speech/silence cycle it starts: independent callers do not speak in step. */
+  phase: number;
   seq: number;
   chunk: number;
 }
@@ -21,12 +23,16 @@ let t0 = 0;
 let sent = 0;
 let timer: NodeJS.Timeout | undefined;
 
-/** 2 s of speech then 1 s of silence, over and over: server VAD sees turns, as on a real call. */
+/**
+ * 2 s of speech then 1 s of silence, over and over: server VAD sees turns, as on a real call. Each stream starts at
+ * its own point of the cycle: in step, every call would hold a turn's audio at the same moment, and the server's
+ * memory would swing with the cycle instead of showing what a call costs.
+ */
 const payload = (chunk: number) => (chunk % 150 < 100 ? toneFrame(chunk, 220) : SILENT_FRAME);
 
 function open(url: string, accountSid: string, i: number, count: number, tracks: string[]): Promise<Stream> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
-  const s: Stream = { ws, sid: 'MZ' + hex(), callSid: 'CA' + hex(), offsetMs: (i / count) * FRAME_MS, seq: 0, chunk: 0 };
+  const s: Stream = { ws, sid: 'MZ' + hex(), callSid: 'CA' + hex(), offsetMs: (i / count) * FRAME_MS, phase: Math.floor((i * 150) / count), seq: 0, chunk: 0 };
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.once('open', () => {
@@ -57,7 +63,7 @@ function tick(): void {
     while ((s.chunk + 1) * FRAME_MS + s.offsetMs <= now) {
       const chunk = ++s.chunk;
       s.ws.send(
-        `{"event":"media","sequenceNumber":"${++s.seq}","streamSid":"${s.sid}","media":{"track":"inbound","chunk":"${chunk}","timestamp":"${chunk * FRAME_MS}","payload":"${payload(chunk)}"}}`,
+        `{"event":"media","sequenceNumber":"${++s.seq}","streamSid":"${s.sid}","media":{"track":"inbound","chunk":"${chunk}","timestamp":"${chunk * FRAME_MS}","payload":"${payload(chunk + s.phase)}"}}`,
       );
       sent++;
     }

@@ -13,12 +13,14 @@
 //                      sessions cost before any frame is forwarded.
 //   --mode forwarding  the service, forwarding to the OpenAI Realtime double at --double-url
 // Messages: it sends {type:'listening', url, accountSid}; on {type:'snapshot'} it answers with its CPU time, memory and counts;
-// on {type:'profile', dir, label, start|stop} it starts or writes a V8 CPU profile.
+// on {type:'profile', dir, label, start|stop} it starts or writes a V8 CPU profile; on {type:'heap', dir, label} it writes a
+// V8 heap snapshot (where each call's memory goes).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import WebSocket, { WebSocketServer } from 'ws';
 import { buildService } from '../src/app.js';
 import { createClassifier } from '../src/classification/index.js';
@@ -148,7 +150,7 @@ if (mode === 'reference') {
 }
 
 let inspector: Session | undefined;
-process.on('message', async (m: { type: 'snapshot'; gc?: boolean } | { type: 'profile'; start?: boolean; dir?: string; label?: string }) => {
+process.on('message', async (m: { type: 'snapshot'; gc?: boolean } | { type: 'profile' | 'heap'; start?: boolean; dir?: string; label?: string }) => {
   if (m.type === 'snapshot') {
     const snapshot = { type: 'snapshot', cpu: process.cpuUsage(), memory: process.memoryUsage(), at: performance.now(), ...counts() };
     // What is still referenced: after a full collection (the process runs with --expose-gc), after the CPU was read.
@@ -166,6 +168,10 @@ process.on('message', async (m: { type: 'snapshot'; gc?: boolean } | { type: 'pr
     mkdirSync(m.dir!, { recursive: true });
     writeFileSync(join(m.dir!, `${m.label}.cpuprofile`), JSON.stringify(profile));
     send({ type: 'profiled' });
+  } else if (m.type === 'heap') {
+    mkdirSync(m.dir!, { recursive: true });
+    writeHeapSnapshot(join(m.dir!, `${m.label}.heapsnapshot`));
+    send({ type: 'heap-written' });
   }
 });
 send({ type: 'listening', url, accountSid });

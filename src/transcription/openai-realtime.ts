@@ -403,8 +403,8 @@ export class RealtimeTrackTranscriber implements Transcriber {
     const n = this.#batchLength;
     if (n === 0) return;
     this.#batchLength = 0;
-    const held = this.#unconfirmed;
-    this.#append(ws, held.buffer, held.endOffset - n, held.endOffset);
+    const batch = this.#unconfirmed.newest(n);
+    this.#append(ws, batch, 0, n);
   }
 
   /** One `input_audio_buffer.append` of `source[from, to)`. */

@@ -1,6 +1,6 @@
 // The audio held while a provider is away: bounded by audio time, oldest out first, every drop counted.
 import { describe, expect, it } from 'vitest';
-import { AudioBacklog, MIN_BUFFER_BYTES, payloadMs } from '../../src/transcription/audio-backlog.js';
+import { AudioBacklog, SLAB_BYTES, payloadMs } from '../../src/transcription/audio-backlog.js';
 
 const frame = (byte: number, bytes = 160) => Buffer.alloc(bytes, byte).toString('base64');
 const contents = (b: AudioBacklog) => {
@@ -56,10 +56,9 @@ describe('AudioBacklog', () => {
       }
     }
     expect(b.droppedFrames).toBe(0);
-    // 41 frames are 6560 bytes: the buffer grew to a few times that, never with the 800 KB that went through.
-    expect(b.buffer.length).toBeLessThanOrEqual(32 * 1024);
-    const tail = b.endOffset;
-    expect(b.buffer.subarray(tail - 160, tail).equals(bytes(4999))).toBe(true);
+    // What is held plus at most a slab's consumed start and another's free end, never the 800 KB that went through.
+    expect(b.allocatedBytes).toBeLessThan(b.byteLength + 2 * SLAB_BYTES);
+    expect(b.newest(160).equals(bytes(4999))).toBe(true);
   });
 
   it('copies bytes in (pushBytes) and keeps the oldest-first bound across a prepend, counting what it drops', () => {
@@ -81,7 +80,7 @@ describe('AudioBacklog', () => {
     expect([held.length, held.droppedFrames, held.droppedMs]).toEqual([0, 3, 20 + 20 + 125]);
   });
 
-  it('gives back what a burst took: after 10 s held at once, holding 1.8 s again costs a buffer of a few times that (32 KB), not the burst\'s (256 KB)', () => {
+  it('gives back what a burst took: after 10 s held at once, holding 1.8 s again costs about 1.8 s of memory, not the burst\'s', () => {
     const b = new AudioBacklog(10_000);
     const bytes = (i: number) => Buffer.from(Array.from({ length: 160 }, (_, j) => (i * 7 + j) & 0xff));
     let pushed = 0;
@@ -92,7 +91,8 @@ describe('AudioBacklog', () => {
     };
     // An outage: 10 s of audio (80 KB) held at once.
     for (; pushed < 500; pushed++) b.push(bytes(pushed).toString('base64'), pushed * 20);
-    expect(b.buffer.length).toBe(256 * 1024);
+    expect(b.allocatedBytes).toBeGreaterThanOrEqual(80_000);
+    expect(b.allocatedBytes).toBeLessThan(80_000 + SLAB_BYTES);
     // Then, as after a reconnect, what a call track keeps between turns: 1.8 s (90 frames, 14.4 KB), a frame in, a frame out.
     while (b.length > 90) take();
     // 40 s of it: the end of the big buffer is reached, and what is held moves to a small one.
@@ -101,21 +101,35 @@ describe('AudioBacklog', () => {
       take();
     }
     expect(b.byteLength).toBe(90 * 160);
-    expect(b.buffer.length).toBeLessThanOrEqual(32 * 1024);
+    // 14.4 KB held in at most 5 slabs (a doubling buffer kept 32–64 KB for it).
+    expect(b.allocatedBytes).toBeLessThan(b.byteLength + 2 * SLAB_BYTES);
     expect(b.droppedFrames).toBe(0);
     while (b.length > 0) take();
     expect(next).toBe(pushed);
   });
 
-  it('reuses its buffer from the start once emptied, with no copy and no allocation; clear() lets go of it', () => {
+  it('reuses its slab from the start once emptied; clear() lets go of it', () => {
     const b = new AudioBacklog(10_000);
     b.push(frame(1), 0);
     b.shift();
     b.push(frame(2), 20);
-    expect([b.buffer.length, b.firstOffset, b.endOffset]).toEqual([MIN_BUFFER_BYTES, 0, 160]);
+    expect([b.allocatedBytes, b.firstOffset, b.byteLength]).toEqual([SLAB_BYTES, 0, 160]);
     for (let i = 0; i < 500; i++) b.push(frame(i & 0xff), i * 20);
     for (; b.length > 0; ) b.shift();
+    expect(b.allocatedBytes).toBe(SLAB_BYTES);
     b.clear();
-    expect(b.buffer.length).toBe(0);
+    expect(b.allocatedBytes).toBe(0);
+  });
+
+  it('gives the newest bytes whole when they span two slabs (a batch across a slab boundary), and keeps each frame in one slab', () => {
+    const b = new AudioBacklog(10_000);
+    const bytes = (i: number, n = 160) => Buffer.from(Array.from({ length: n }, (_, j) => (i * 7 + j) & 0xff));
+    // 300-byte frames: 13 fill 3,900 bytes of the first slab, the 14th starts the next one.
+    for (let i = 0; i < 16; i++) b.pushBytes(bytes(i, 300), 0, 300, i * 20);
+    expect(b.allocatedBytes).toBe(2 * SLAB_BYTES);
+    expect(b.newest(900).equals(Buffer.concat([bytes(13, 300), bytes(14, 300), bytes(15, 300)]))).toBe(true);
+    expect(b.newest(1200).equals(Buffer.concat([12, 13, 14, 15].map((i) => bytes(i, 300))))).toBe(true);
+    expect(() => b.newest(16 * 300 + 1)).toThrow(RangeError);
+    for (let i = 0; i < 16; i++, b.shift()) expect(b.buffer.subarray(b.firstOffset, b.firstOffset + b.firstBytes).equals(bytes(i, 300))).toBe(true);
   });
 });
