@@ -3,18 +3,17 @@
 // instance are checked there and handed over the bus to the holder; this module is both ends of that hand-over.
 import type { FastifyBaseLogger } from 'fastify';
 import type { CaptureDone, SecureCaptureOptions } from './actions/secure-capture-route.js';
-import { RedisBus } from './bus/redis.js';
 import type { Bus } from './bus/types.js';
 import type { CallMonitor } from './calls/monitor.js';
 import type { CallbackAnswer, TwilioTranscriptionOptions } from './transcription/twilio-callbacks.js';
 
 /**
  * How long a Twilio callback for a call no instance holds yet waits for the call's stream to start somewhere (then
- * it is handled where it landed), and how often it asks meanwhile. Twilio starts a call's transcription with its
- * stream: the first callbacks can come before the stream's start reaches any instance.
+ * it is handled where it landed). Twilio starts a call's transcription with its stream: the first callbacks can come
+ * before the stream's start reaches any instance. The instance that takes the stream announces the call on the bus,
+ * and the callback is asked about again then.
  */
 const HOLDER_WAIT_MS = 2000;
-const HOLDER_POLL_MS = 100;
 
 export class HolderForwarding {
   #callback: ((fields: unknown) => CallbackAnswer) | undefined;
@@ -68,22 +67,66 @@ export class HolderForwarding {
     return () => clearInterval(timer);
   }
 
+  /**
+   * Announcements of the call on the bus (any instance that takes its stream publishes its state), for up to `ms`:
+   * `next()` resolves true at the next one (or one already heard since the last), false once the time is up.
+   */
+  #announced(callSid: string, ms: number): { next: () => Promise<boolean>; stop: () => void } {
+    let heard = false;
+    let wake: ((v: boolean) => void) | undefined;
+    const unsubscribe = this.bus.subscribe((e) => {
+      if (e.type !== 'call' || e.callSid !== callSid) return;
+      heard = true;
+      wake?.(true);
+    });
+    let over = false;
+    const timer = setTimeout(() => {
+      over = true;
+      wake?.(false);
+    }, ms);
+    timer.unref();
+    return {
+      next: () => {
+        if (heard || over) {
+          const was = heard;
+          heard = false;
+          return Promise.resolve(was);
+        }
+        return new Promise<boolean>((resolve) => {
+          wake = (v) => {
+            wake = undefined;
+            heard = false;
+            resolve(v);
+          };
+        });
+      },
+      stop: () => {
+        clearTimeout(timer);
+        unsubscribe();
+      },
+    };
+  }
+
   /** The transcription callback route's share: hand over, and take what others hand over. */
   readonly transcription: Pick<TwilioTranscriptionOptions, 'toHolder' | 'fromOthers'> = {
     toHolder: async (callSid, fields) => {
-      if (!(this.bus instanceof RedisBus)) return undefined;
-      const until = Date.now() + HOLDER_WAIT_MS;
-      for (;;) {
-        const answer = await this.bus.request({ op: 'transcription-callback', callSid, fields });
-        if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
-        if (answer.kind === 'unreachable') {
-          this.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
-          return undefined;
+      if (!this.bus.acrossInstances) return undefined;
+      // Listening before the first ask: a stream that starts while it is asked is not missed.
+      const started = this.#announced(callSid, HOLDER_WAIT_MS);
+      try {
+        for (;;) {
+          const answer = await this.bus.request({ op: 'transcription-callback', callSid, fields });
+          if (answer.kind === 'reply' && answer.reply.status !== undefined) return { status: answer.reply.status, body: answer.reply.body };
+          if (answer.kind === 'unreachable') {
+            this.log.warn({ callSid, detail: answer.detail }, 'could not ask the other instances about a transcription callback: handled here');
+            return undefined;
+          }
+          // Until one holds the call (here or elsewhere), the callback waits, briefly.
+          if (answer.kind === 'reply' || this.monitor.session(callSid)) return undefined;
+          if (!(await started.next()) || this.monitor.session(callSid)) return undefined;
         }
-        // Until one holds the call (here or elsewhere), the callback waits, briefly.
-        if (answer.kind === 'reply' || this.monitor.session(callSid) || Date.now() >= until) return undefined;
-        await new Promise((r) => setTimeout(r, HOLDER_POLL_MS));
-        if (this.monitor.session(callSid)) return undefined;
+      } finally {
+        started.stop();
       }
     },
     fromOthers: (accept) => {
@@ -94,7 +137,7 @@ export class HolderForwarding {
   /** The secure capture route's share. Only what decides the answer crosses the bus, never a payment field. */
   readonly secureCapture: Pick<SecureCaptureOptions, 'toHolder' | 'fromOthers'> = {
     toHolder: async (done) => {
-      if (!(this.bus instanceof RedisBus)) return undefined;
+      if (!this.bus.acrossInstances) return undefined;
       const answer = await this.bus.request({ op: 'secure-capture-done', ...done });
       if (answer.kind === 'reply') return answer.reply.twiml;
       if (answer.kind === 'unreachable') this.log.warn({ callSid: done.callSid, detail: answer.detail }, 'could not ask the other instances about a finished secure capture: handled here');

@@ -2,6 +2,7 @@
 import type { Bus, CommandAnswer, LiveEvent } from './types.js';
 
 export class LocalBus implements Bus {
+  readonly acrossInstances = false;
   readonly #listeners = new Set<(event: LiveEvent) => void>();
   readonly #rules = new Set<(version: number) => void>();
 

@@ -50,6 +50,7 @@ const ALIVE = `${NOW}
 return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')`;
 
 export class RedisBus implements Bus {
+  readonly acrossInstances = true;
   readonly instanceId = randomUUID();
   readonly #local = new LocalBus();
   readonly #pub: Redis;

@@ -66,6 +66,8 @@ export type CommandAnswer =
   | { kind: 'unreachable'; detail: string; sent?: boolean };
 
 export interface Bus {
+  /** Whether other instances are on this bus (Redis), so that a call may be held elsewhere. */
+  readonly acrossInstances: boolean;
   publish(event: LiveEvent): void;
   /** Returns the unsubscribe function. */
   subscribe(listener: (event: LiveEvent) => void): () => void;
