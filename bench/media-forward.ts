@@ -32,7 +32,7 @@ const { values } = parseArgs({
     sink: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
     'cpu-prof': { type: 'string' },
-    /** Writes a V8 heap snapshot of each server under load, after the last measurement (DIR/NN-mode.heapsnapshot). */
+    /** Writes V8 heap snapshots of each server, idle and under load after the measurement (DIR/NN-mode-idle|load.heapsnapshot). */
     'heap-snapshot': { type: 'string' },
     /** Node flags for every server measured (default: none, as `npm start`). */
     'node-flags': { type: 'string', default: '' },
@@ -131,6 +131,10 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
   try {
     const { url, accountSid } = await next<{ url: string; accountSid: string }>(server, 'listening');
     const idle = await ask<Snapshot>(server, { type: 'snapshot', gc: true }, 'snapshot');
+    // Heap snapshots idle and under load, to compare: where each call's memory goes.
+    const heap = values['heap-snapshot'];
+    const heapLabel = `${String(++snapshots).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}`;
+    if (heap) await ask(server, { type: 'heap', dir: heap, label: `${heapLabel}-idle` }, 'heap-written');
     load.send({ type: 'run', url, accountSid, streams, tracks: mode === 'connected' ? ['inbound', 'outbound'] : ['inbound'] });
     await next(load, 'ready');
     await sleep(warmup);
@@ -143,8 +147,7 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
       const label = `${String(++profiled).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}`;
       await ask(server, { type: 'profile', dir: profile, label }, 'profiled');
     }
-    const heap = values['heap-snapshot'];
-    if (heap) await ask(server, { type: 'heap', dir: heap, label: `${String(++snapshots).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}` }, 'heap-written');
+    if (heap) await ask(server, { type: 'heap', dir: heap, label: `${heapLabel}-load` }, 'heap-written');
     const wallS = (s1.at - s0.at) / 1000;
     const frames = s1.frames - s0.frames;
     const user = s1.cpu.user - s0.cpu.user;
