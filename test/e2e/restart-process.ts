@@ -1,10 +1,11 @@
 // The real service as a child process (`node --import tsx src/server.ts`, one process, so that SIGKILL kills it
-// all) beside a Twilio emulator run by the test, on a SQLite file in a temporary folder: what an operator runs.
+// all) beside a Twilio emulator run by the test, on a SQLite file in a temporary folder (unless the env says
+// DATABASE_URL): what an operator runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TwilioEmulator } from '../../src/simulator/emulator.js';
+import { TwilioEmulator, type EmulatorOptions } from '../../src/simulator/emulator.js';
 import { createStore, type SqlStore } from '../../src/store/index.js';
 import { eventually, sid } from '../support/twilio-client.js';
 import { freePort } from '../support/ports.js';
@@ -37,9 +38,11 @@ export class RestartRig {
     return join(this.dir, 'takeover.db');
   }
 
-  async start(speed: number): Promise<this> {
+  /** `apiKeys`: the account's API keys, for services that authenticate with one each (the emulator records which). */
+  async start(speed: number, extra: Pick<EmulatorOptions, 'apiKeys'> = {}): Promise<this> {
     this.port = await freePort();
     this.emulator = new TwilioEmulator({
+      ...extra,
       accountSid: this.accountSid,
       authToken: this.authToken,
       servicePublicUrl: PUBLIC_URL,
@@ -56,13 +59,18 @@ export class RestartRig {
     return path;
   }
 
-  /** Starts the service (from source through tsx, or `nodeArgs`, e.g. the compiled `dist/server.js`) and waits until /readyz answers 200. */
-  async spawnService(nodeArgs = ['--import', 'tsx', 'src/server.ts']): Promise<ServiceProcess> {
+  /**
+   * Starts the service (from source through tsx, or `nodeArgs`, e.g. the compiled `dist/server.js`) and waits until
+   * /readyz answers 200. `env` is this process's own (over the rig's): another PORT and INSTANCE_ID for a second
+   * instance, the emulator then reaching them through a balancer of the test's on the rig's port.
+   */
+  async spawnService(nodeArgs = ['--import', 'tsx', 'src/server.ts'], env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const port = env.PORT ?? String(this.port);
     const child = spawn(process.execPath, nodeArgs, {
       cwd: ROOT,
       env: {
         ...process.env,
-        PORT: String(this.port),
+        PORT: port,
         HOST: '127.0.0.1',
         PUBLIC_URL,
         TWILIO_ACCOUNT_SID: this.accountSid,
@@ -80,6 +88,7 @@ export class RestartRig {
         INSTANCE_ID: 'restart-test:1',
         LOG_LEVEL: 'info',
         ...this.env,
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -89,7 +98,7 @@ export class RestartRig {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
     );
-    const p: ServiceProcess = { child, url: `http://127.0.0.1:${this.port}`, output, exited };
+    const p: ServiceProcess = { child, url: `http://127.0.0.1:${port}`, output, exited };
     this.processes.push(p);
     let gone = false;
     void exited.then(() => (gone = true));
