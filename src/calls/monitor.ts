@@ -108,6 +108,9 @@ export class CallMonitor implements StreamSink<CallSession> {
     if (session.gate.isOpen) this.#openTranscribers(session, s.tracks);
     this.deps.log.info({ callSid: s.callSid, streamSid: s.streamSid, tracks: s.tracks }, 'stream started');
     this.#saveCall(session);
+    // Announced at once: dashboards show the call from its first moment, and a Twilio callback about it that landed on
+    // another instance before the stream did is handed over now (src/holders.ts).
+    this.#publishState(session);
     return { accepted: true, session };
   }
 
