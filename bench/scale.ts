@@ -192,7 +192,7 @@ async function measure(processes: number, calls: number): Promise<Measured> {
       void fetch(`${base}/twilio/transcription`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', connection: 'close' }, body: form }).catch(() => undefined);
     };
     const asking = callSids.slice(0, Math.round(calls * share));
-    const warming = callSids.slice(asking.length).slice(-Math.min(4 * processes, callSids.length - asking.length));
+    const warming = callSids.slice(asking.length, asking.length + 4 * processes);
     for (const callSid of warming) {
       askFor(callSid);
       await sleep((warmup * 0.5) / warming.length);
