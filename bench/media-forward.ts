@@ -9,11 +9,16 @@
 // Memory per call: the server's RSS while the streams run, minus its RSS before they connected, over the streams; and
 // what is still referenced (JS heap, Buffers) after a full collection, the same way.
 // Servers run with `npm start`'s Node flags (none); `--node-flags` measures others (e.g. --max-semi-space-size=64).
-// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --cpu-prof DIR --heap-snapshot DIR --node-flags=--max-semi-space-size=64]
+// Newest-frame lag (bench/lag.ts) where frames reach the double as they came (the plain forwarder, forwarding):
+// from the load's send of the newest frame in an append to its arrival at the double, p50/p99 over the window.
+// `--tls`: the double serves wss:// with a self-signed certificate the servers trust (bench/tls.ts).
+// Usage: npm run bench:media [-- --streams 300 --seconds 6 --warmup 3 --rounds 3 --batch-ms 100 --phases reference,receiving,forwarding --sink --tls --cpu-prof DIR --heap-snapshot DIR --node-flags=--max-semi-space-size=64]
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { round } from './stats.js';
+import type { LagReport } from './lag.js';
+import { percentiles, round } from './stats.js';
+import { trustSelfSigned } from './tls.js';
 
 /** What the README recommends for TRANSCRIBE_BATCH_MS: frames reach OpenAI at most 80 ms later, 40 ms on average. */
 const RECOMMENDED_BATCH_MS = 100;
@@ -30,6 +35,8 @@ const { values } = parseArgs({
     phases: { type: 'string', default: 'reference,naive,floor,receiving,connected,forwarding' },
     /** Forward to a peer that only counts appends (no parsing, no VAD): isolates the cost of a busy peer on shared cores. */
     sink: { type: 'boolean', default: false },
+    /** Serve the double over wss:// (a self-signed certificate made now, trusted through NODE_EXTRA_CA_CERTS). */
+    tls: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the server for each measured window into this folder (e.g. /tmp/prof). */
     'cpu-prof': { type: 'string' },
     /** Writes V8 heap snapshots of each server, idle and under load after the measurement (DIR/NN-mode-idle|load.heapsnapshot). */
@@ -45,6 +52,7 @@ const rounds = Number(values.rounds);
 const batches = values['batch-ms'].split(',').map(Number);
 const phases = values.phases.split(',');
 const GOAL = 1.25;
+const tls = values.tls ? trustSelfSigned() : undefined;
 
 function child(file: string, args: string[] = [], nodeFlags: string[] = []): ChildProcess {
   return fork(new URL(file, import.meta.url).pathname, args, { execArgv: ['--import', 'tsx', ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -90,6 +98,12 @@ interface Measured {
   framesDropped?: number;
   /** Provider sessions opened while measuring (reconnects): 0 on a healthy run. */
   sessionsOpened?: number;
+  /** Newest frame's send → its append's arrival at the double, over the window (forwarders of the load's frames only). */
+  lagMs?: { n: number; p50: number; p99: number; max: number };
+  /** Appends whose newest frame carried no send time: 0 unless audio is not forwarded whole and as received. */
+  lagUnreadable?: number;
+  /** The double's own event-loop delay over the window: a lag near it is the double's, not the forwarder's. */
+  doubleLoopDelayMs?: { p50: number; p99: number; max: number };
   /** RSS before the streams connected (MB). */
   idleRssMb: number;
   /** (RSS at the end of the window − idle RSS) / streams. */
@@ -121,7 +135,7 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
   let double: ChildProcess | undefined;
   const args = ['--mode', mode];
   if (mode === 'forwarding' || mode === 'naive' || mode === 'floor' || mode === 'connected') {
-    double = child('./media-double.ts', values.sink ? ['--sink'] : []);
+    double = child('./media-double.ts', [...(values.sink ? ['--sink'] : []), ...(tls ? ['--tls', tls.dir] : [])]);
     const { url } = await next<{ url: string }>(double, 'double');
     args.push('--double-url', url);
     if (batchMs !== undefined) args.push('--batch-ms', String(batchMs));
@@ -140,8 +154,11 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
     await sleep(warmup);
     const profile = values['cpu-prof'];
     if (profile) await ask(server, { type: 'profile', start: true }, 'profiling');
+    const lags = mode === 'naive' || mode === 'forwarding';
+    if (lags) await ask(double!, { type: 'lag' }, 'lag');
     const s0 = await ask<Snapshot>(server, { type: 'snapshot' }, 'snapshot');
     await sleep(seconds);
+    const lag = lags ? await ask<LagReport>(double!, { type: 'lag' }, 'lag') : undefined;
     const s1 = await ask<Snapshot>(server, { type: 'snapshot', gc: true }, 'snapshot');
     if (profile) {
       const label = `${String(++profiled).padStart(2, '0')}-${mode}${batchMs === undefined ? '' : '-' + batchMs}`;
@@ -167,6 +184,12 @@ async function measure(mode: 'reference' | 'naive' | 'floor' | 'receiving' | 'co
     if (s1.appends !== undefined) out.appendsPerSec = Math.round((s1.appends - (s0.appends ?? 0)) / wallS);
     if (s1.framesDropped !== undefined) out.framesDropped = s1.framesDropped - (s0.framesDropped ?? 0);
     if (s1.sessions !== undefined) out.sessionsOpened = s1.sessions - (s0.sessions ?? 0);
+    if (lag) {
+      const p = percentiles(Object.values(lag.byPort).flat(), [50, 99]);
+      out.lagMs = { n: p.n!, p50: round(p.p50!, 2), p99: round(p.p99!, 2), max: round(p.max!, 2) };
+      out.lagUnreadable = lag.unreadable;
+      out.doubleLoopDelayMs = lag.loopDelayMs;
+    }
     return out;
   } finally {
     await Promise.all([stop(load), stop(server), stop(double)]);
@@ -205,6 +228,14 @@ const memory = (runs: Measured[]) =>
         idleRssMb: median(runs.map((m) => m.idleRssMb)),
       }
     : {};
+/** Medians of the lag figures of `runs`, where measured. */
+const lagOf = (runs: Measured[]) =>
+  runs.length && runs[0]!.lagMs
+    ? {
+        lagMs: { p50: median(runs.map((m) => m.lagMs!.p50)), p99: median(runs.map((m) => m.lagMs!.p99)) },
+        lagUnreadable: runs.reduce((n, m) => n + (m.lagUnreadable ?? 0), 0),
+      }
+    : {};
 const refUs = refs.length ? median(refs.map((m) => m.cpuUsPerFrame)) : NaN;
 const naiveUs = naive.length ? median(naive.map((m) => m.cpuUsPerFrame)) : NaN;
 const recvUs = received.length ? median(received.map((m) => m.cpuUsPerFrame)) : NaN;
@@ -222,6 +253,7 @@ console.log(
       what: 'bare ws server: JSON.parse, decode and re-encode the payload, one append per frame to the double (the issue says about 2x)',
       cpuUsPerFrame: naiveUs,
       ratioToReference: round(naiveUs / refUs, 2),
+      ...lagOf(naive),
       ...memory(naive),
       runs: naive,
     },
@@ -266,13 +298,16 @@ console.log(
         ratioToReference: round(us / refUs, 2),
         goal: GOAL,
         met: us / refUs <= GOAL,
+        ...lagOf(runs),
         ...memory(runs),
         runs,
       };
     }),
+    provider: tls ? 'wss://' : 'ws://',
     serverNodeFlags: SERVER_NODE_FLAGS,
     node: process.version,
     cpus: cpus().length,
   }),
 );
+tls?.remove();
 process.exit(0);

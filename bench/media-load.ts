@@ -1,8 +1,12 @@
 // Child process of bench/media-forward.ts: hundreds of Twilio-like Media Streams at 50 frames a second
 // each, kept out of the measured process so their CPU is not counted against the server.
+// Every frame carries its send time in its first 8 bytes (a float64, ms of the monotonic clock, which all processes
+// on the machine share; see frameSentAt), the rest the tone or silence as before: the double reads it off the newest
+// frame of each append to measure forwarding lag. 8 bytes of 160 leave silence silent to its VAD (it needs half).
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { FRAME_MS, SILENT_FRAME, toneFrame } from '../src/simulator/mulaw.js';
+import { monotonicMs } from './lag.js';
 
 interface Stream {
   ws: WebSocket;
@@ -24,11 +28,18 @@ let sent = 0;
 let timer: NodeJS.Timeout | undefined;
 
 /**
- * 2 s of speech then 1 s of silence, over and over: server VAD sees turns, as on a real call. Each stream starts at
- * its own point of the cycle: in step, every call would hold a turn's audio at the same moment, and the server's
- * memory would swing with the cycle instead of showing what a call costs.
+ * 2 s of speech then 1 s of silence, over and over: server VAD sees turns, as on a real call. Decoded once. Each
+ * stream starts at its own point of the cycle: in step, every call would hold a turn's audio at the same moment, and
+ * the server's memory would swing with the cycle instead of showing what a call costs.
  */
-const payload = (chunk: number) => (chunk % 150 < 100 ? toneFrame(chunk, 220) : SILENT_FRAME);
+const TONE = Array.from({ length: 50 }, (_, i) => Buffer.from(toneFrame(i, 220), 'base64'));
+const SILENCE = Buffer.from(SILENT_FRAME, 'base64');
+const frame = Buffer.alloc(SILENCE.length);
+const payload = (chunk: number) => {
+  (chunk % 150 < 100 ? TONE[chunk % 50]! : SILENCE).copy(frame);
+  frame.writeDoubleLE(monotonicMs(), 0);
+  return frame.toString('base64');
+};
 
 function open(url: string, accountSid: string, i: number, count: number, tracks: string[]): Promise<Stream> {
   const ws = new WebSocket(url, { perMessageDeflate: false });

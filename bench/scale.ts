@@ -1,15 +1,22 @@
 // Scale-out: the real service as an operator runs it (`src/server.ts`, or the compiled `dist/server.js` with
 // --compiled) with WORKERS=N processes on one port, one Redis, one SQLite file, forwarding every call's audio to
-// the OpenAI Realtime double (bench/media-double.ts, ws:// on loopback). Twilio-like streams at 50 frames/s come from
+// the OpenAI Realtime double (bench/media-double.ts: ws:// on loopback, or wss:// with --tls and a self-signed
+// certificate the service trusts through NODE_EXTRA_CA_CERTS). Twilio-like streams at 50 frames/s come from
 // bench/media-load.ts; a share of the calls ask for a person through Twilio transcription callbacks, which land on
 // whichever worker the primary hands the connection to (so often not the one holding the stream: they are handed
 // over Redis). A stand-in for Twilio's REST API records when each handoff arrives.
 // Per process and in total: CPU per frame (from /proc, the processes' own CPU only), memory per call (RSS under load
-// minus idle RSS), decision latency (callback sent → REST request received) p50/p99.
-// References in the same run: the parse-only floor and a plain forwarder (one append per frame, like Twilio's sample),
-// from bench/media-forward.ts's servers on the same number of streams (one process each).
-// Not measured: the newest frame's forwarding lag (the double cannot tell one frame from another).
-// Usage: npm run bench:scale [-- --processes 1,2 --calls 200 --seconds 6 --warmup 3 --share 0.1 --compiled --no-references]
+// minus idle RSS), newest-frame forwarding lag p50/p99 (bench/lag.ts: each frame carries its send time, the double
+// reads it off each append's newest frame; a connection's port tells which worker opened it, through `ss`), and
+// decision latency (callback sent → REST request received) p50/p99 (total only).
+// The double is the full one (server VAD, events back), so the workers handle provider events as they would with
+// OpenAI; lag is measured at its JavaScript, so its own event-loop delay is reported beside it.
+// Capacity: a run holds its calls if lag p99 < 20 ms, every decision arrived and the load kept its frame rate; `held`
+// is the most calls held per process count among those run (--calls, or with --find doubled from the first count until
+// one is not held, then halved twice between), and twoOverOne compares two processes with one (goal 1.6×).
+// References in the same run: the parse-only floor and a plain forwarder (one append per frame, like Twilio's sample,
+// with the same lag figure), from bench/media-forward.ts's servers on the same number of streams (one process each).
+// Usage: npm run bench:scale [-- --processes 1,2 --calls 200,400,800 --seconds 6 --warmup 3 --share 0.1 --compiled --tls --find --no-references --node-flags=--cpu-prof]
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +24,9 @@ import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { LagReport } from './lag.js';
 import { percentiles, round } from './stats.js';
+import { trustSelfSigned } from './tls.js';
 import { freePort } from '../test/support/ports.js';
 
 const { values } = parseArgs({
@@ -28,6 +37,10 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     share: { type: 'string', default: '0.1' },
     compiled: { type: 'boolean', default: false },
+    tls: { type: 'boolean', default: false },
+    find: { type: 'boolean', default: false },
+    /** Node flags for the service (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof to see where its time goes). */
+    'node-flags': { type: 'string', default: '' },
     'no-references': { type: 'boolean', default: false },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
@@ -38,6 +51,11 @@ const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const share = Number(values.share);
 const ROOT = new URL('../', import.meta.url).pathname;
+/** A run holds its calls when the newest frame's lag p99 is under this. */
+const LAG_BOUND_MS = 20;
+/** Two processes should hold at least this many times the calls of one. */
+const SCALE_GOAL = 1.6;
+const tls = values.tls ? trustSelfSigned() : undefined;
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
@@ -92,12 +110,22 @@ interface Measured {
   /** Handoffs that reached the REST stand-in, of those asked for. */
   decisions: string;
   decisionMs: { p50: number; p99: number };
-  perProcess: { cpuCores: number; idleRssMb: number; loadRssMb: number }[];
+  /** Newest frame sent by the load → its append's arrival at the double, over the window. */
+  lagMs: { n: number; p50: number; p99: number; max: number };
+  /** Appends whose newest frame carried no send time: 0 while audio is forwarded whole and as received. */
+  lagUnreadable: number;
+  doubleLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Frames the double got over frames the load sent, over the window (about 1: nothing dropped or held back). */
+  forwardedShare: number;
+  /** Frames the load sent over the 50 a second per call it should have. */
+  loadRate: number;
+  held: boolean;
+  perProcess: { pid: number; cpuCores: number; idleRssMb: number; loadRssMb: number; lagMs?: { n: number; p50: number; p99: number } }[];
 }
 
 async function measure(processes: number, calls: number): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'takeover-scale-'));
-  const double = child('./media-double.ts');
+  const double = child('./media-double.ts', tls ? ['--tls', tls.dir] : []);
   const rest = await restStandIn();
   const load = child('./media-load.ts');
   let service: ChildProcess | undefined;
@@ -105,7 +133,7 @@ async function measure(processes: number, calls: number): Promise<Measured> {
     const { url: doubleUrl } = await next<{ url: string }>(double, 'double');
     const port = await freePort();
     const accountSid = 'AC' + randomBytes(16).toString('hex');
-    const args = values.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+    const args = [...values['node-flags'].split(' ').filter(Boolean), ...(values.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'])];
     service = spawn(process.execPath, args, {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -146,17 +174,10 @@ async function measure(processes: number, calls: number): Promise<Measured> {
 
     load.send({ type: 'run', url: `${base.replace(/^http/, 'ws')}/media-stream`, accountSid, streams: calls, tracks: ['inbound'] });
     const { callSids } = await next<{ callSids: string[] }>(load, 'ready');
-    await sleep(warmup);
-
-    const s0 = workers.map(sample);
-    load.send({ type: 'count' });
-    const c0 = await next<{ sent: number }>(load, 'count');
-    const t0 = performance.now();
-    // A share of the calls ask for a person during the window, spread over it.
-    const asking = callSids.slice(0, Math.round(calls * share));
-    const posted = new Map<string, number>();
-    const gapMs = (seconds * 1000 * 0.8) / Math.max(1, asking.length);
-    for (const callSid of asking) {
+    // A person is asked for during the warmup too, on calls not measured (a few per worker, as the primary spreads
+    // connections): otherwise the window's first decisions run cold code, tens of ms in each worker, that a running
+    // service ran long before.
+    const askFor = (callSid: string) => {
       const form = new URLSearchParams({
         AccountSid: accountSid,
         CallSid: callSid,
@@ -167,16 +188,39 @@ async function measure(processes: number, calls: number): Promise<Measured> {
         Track: 'inbound_track',
         SequenceId: '1',
       });
-      posted.set(callSid, performance.timeOrigin + performance.now());
       // A new connection each: the primary hands it to the next worker, as a load balancer would spread them.
       void fetch(`${base}/twilio/transcription`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', connection: 'close' }, body: form }).catch(() => undefined);
+    };
+    const asking = callSids.slice(0, Math.round(calls * share));
+    const warming = callSids.slice(asking.length, asking.length + 4 * processes);
+    for (const callSid of warming) {
+      askFor(callSid);
+      await sleep((warmup * 0.5) / warming.length);
+    }
+    await sleep(warmup * 0.5);
+
+    const s0 = workers.map(sample);
+    load.send({ type: 'count' });
+    double.send({ type: 'count' });
+    double.send({ type: 'lag' });
+    const [c0, d0] = await Promise.all([next<{ sent: number }>(load, 'count'), next<{ bytes: number }>(double, 'count'), next(double, 'lag')]);
+    const t0 = performance.now();
+    // A share of the calls ask for a person during the window, spread over it.
+    const posted = new Map<string, number>();
+    const gapMs = (seconds * 1000 * 0.8) / Math.max(1, asking.length);
+    for (const callSid of asking) {
+      posted.set(callSid, performance.timeOrigin + performance.now());
+      askFor(callSid);
       await sleep(gapMs / 1000);
     }
     await sleep(Math.max(0, seconds - (performance.now() - t0) / 1000));
     const s1 = workers.map(sample);
     load.send({ type: 'count' });
-    const c1 = await next<{ sent: number }>(load, 'count');
+    double.send({ type: 'count' });
+    double.send({ type: 'lag' });
+    const [c1, d1, lag] = await Promise.all([next<{ sent: number }>(load, 'count'), next<{ bytes: number }>(double, 'count'), next<LagReport>(double, 'lag')]);
     const wallS = (performance.now() - t0) / 1000;
+    const owners = portOwners(Number(new URL(doubleUrl).port));
     load.send({ type: 'stop' });
     await next(load, 'stopped');
 
@@ -187,6 +231,9 @@ async function measure(processes: number, calls: number): Promise<Measured> {
       return got === undefined ? [] : [got - at];
     });
     const p = percentiles(latencies, [50, 99]);
+    const lagP = percentiles(Object.values(lag.byPort).flat(), [50, 99]);
+    const lagMs = { n: lagP.n!, p50: round(lagP.p50!, 2), p99: round(lagP.p99!, 2), max: round(lagP.max!, 2) };
+    const loadRate = round(frames / wallS / (calls * 50), 3);
     return {
       processes,
       calls,
@@ -196,11 +243,23 @@ async function measure(processes: number, calls: number): Promise<Measured> {
       idleRssMb: round(idle.reduce((n, s) => n + s.rssKb, 0) / 1024, 1),
       decisions: `${latencies.length} of ${asking.length}`,
       decisionMs: { p50: round(p.p50 ?? NaN, 2), p99: round(p.p99 ?? NaN, 2) },
-      perProcess: workers.map((_, i) => ({
-        cpuCores: round((s1[i]!.cpuS - s0[i]!.cpuS) / wallS, 3),
-        idleRssMb: round(idle[i]!.rssKb / 1024, 1),
-        loadRssMb: round(s1[i]!.rssKb / 1024, 1),
-      })),
+      lagMs,
+      lagUnreadable: lag.unreadable,
+      doubleLoopDelayMs: lag.loopDelayMs,
+      forwardedShare: round((d1.bytes - d0.bytes) / 160 / frames, 3),
+      loadRate,
+      held: lagMs.n > 0 && lagMs.p99 < LAG_BOUND_MS && latencies.length === asking.length && loadRate >= 0.97,
+      perProcess: workers.map((pid, i) => {
+        const mine = Object.entries(lag.byPort).flatMap(([port, list]) => (owners.get(Number(port)) === pid ? list : []));
+        const q = percentiles(mine, [50, 99]);
+        return {
+          pid,
+          cpuCores: round((s1[i]!.cpuS - s0[i]!.cpuS) / wallS, 3),
+          idleRssMb: round(idle[i]!.rssKb / 1024, 1),
+          loadRssMb: round(s1[i]!.rssKb / 1024, 1),
+          ...(mine.length ? { lagMs: { n: q.n!, p50: round(q.p50!, 2), p99: round(q.p99!, 2) } } : {}),
+        };
+      }),
     };
   } finally {
     if (service && service.exitCode === null) {
@@ -225,11 +284,23 @@ function pids(service: ChildProcess, processes: number): number[] {
   }
 }
 
+/** Which process holds each connection to the double: its local port → pid, from `ss` (same user, so it may see them). */
+function portOwners(doublePort: number): Map<number, number> {
+  const owners = new Map<number, number>();
+  try {
+    const out = execFileSync('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${doublePort}`]).toString();
+    for (const m of out.matchAll(/127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+\s+users:\(\("[^"]*",pid=(\d+)/g)) owners.set(Number(m[1]), Number(m[2]));
+  } catch {
+    // No ss: lag in total only.
+  }
+  return owners;
+}
+
 /** The floor and the plain forwarder, from bench:media's servers, on the same number of streams. */
 function references(calls: number): unknown {
   const out = execFileSync(
     process.execPath,
-    ['--import', 'tsx', 'bench/media-forward.ts', '--phases', 'reference,naive', '--streams', String(calls), '--rounds', '1', '--seconds', String(seconds), '--warmup', String(warmup)],
+    ['--import', 'tsx', 'bench/media-forward.ts', '--phases', 'reference,naive', '--streams', String(calls), '--rounds', '1', '--seconds', String(seconds), '--warmup', String(warmup), ...(tls ? ['--tls'] : [])],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   ).toString();
   const json = JSON.parse(out.slice(out.indexOf('{'))) as Record<string, unknown>;
@@ -238,9 +309,73 @@ function references(calls: number): unknown {
 
 const results: Measured[] = [];
 const refs: Record<number, unknown> = {};
-for (const calls of callList) {
-  if (!values['no-references']) refs[calls] = references(calls);
-  for (const processes of processList) results.push(await measure(processes, calls));
+if (values.find) {
+  // Per process count: double from the first count until a run does not hold, then halve the gap twice.
+  for (const processes of processList) {
+    let held = 0;
+    let missed = 0;
+    for (let calls = callList[0]!; !missed && calls <= 6400; calls *= 2) {
+      const m = await measure(processes, calls);
+      results.push(m);
+      if (m.held) held = calls;
+      else missed = calls;
+    }
+    for (let step = 0; step < 2 && missed && missed - held > 50; step++) {
+      const calls = Math.round((held + missed) / 2 / 10) * 10;
+      const m = await measure(processes, calls);
+      results.push(m);
+      if (m.held) held = calls;
+      else missed = calls;
+    }
+  }
+  if (!values['no-references']) for (const calls of callList) refs[calls] = references(calls);
+} else {
+  for (const calls of callList) {
+    if (!values['no-references']) refs[calls] = references(calls);
+    for (const processes of processList) results.push(await measure(processes, calls));
+  }
 }
-console.log(JSON.stringify({ benchmark: 'scale', seconds, warmup, share, compiled: values.compiled, results, references: refs }, null, 2));
+
+/** Per process count: the most calls held among those run, and the fewest not held above it (unknown if none). */
+const capacity = processList.map((processes) => {
+  const runs = results.filter((r) => r.processes === processes);
+  const held = Math.max(0, ...runs.filter((r) => r.held).map((r) => r.calls));
+  const above = runs.filter((r) => !r.held && r.calls > held).map((r) => r.calls);
+  return { processes, held, firstNotHeld: above.length ? Math.min(...above) : null };
+});
+const one = capacity.find((c) => c.processes === 1);
+const two = capacity.find((c) => c.processes === 2);
+const twoOverOne =
+  one && two && one.held > 0
+    ? {
+        ratio: round(two.held / one.held, 2),
+        goal: SCALE_GOAL,
+        // Only a bracketed capacity is a measurement: one process's held is a floor if it held every count tried,
+        // two processes' if they did.
+        met: two.held >= SCALE_GOAL * (one.firstNotHeld ?? Infinity) ? true : two.firstNotHeld !== null && two.firstNotHeld <= SCALE_GOAL * one.held ? false : 'not settled by the counts run',
+      }
+    : null;
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'scale',
+      provider: tls ? 'wss://' : 'ws://',
+      seconds,
+      warmup,
+      share,
+      compiled: values.compiled,
+      lagBoundMs: LAG_BOUND_MS,
+      summary: {
+        held: capacity,
+        twoOverOne,
+        runs: results.map((r) => ({ processes: r.processes, calls: r.calls, lagMs: r.lagMs, perProcessLagP99: r.perProcess.map((p) => p.lagMs?.p99 ?? null), held: r.held })),
+      },
+      results,
+      references: refs,
+    },
+    null,
+    2,
+  ),
+);
+tls?.remove();
 process.exit(0);

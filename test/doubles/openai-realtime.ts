@@ -2,6 +2,7 @@
 // the GA transcription protocol, finds speech in the μ-law it receives by energy with server VAD semantics,
 // answers each turn with scripted text, records every append byte for byte, and misbehaves on demand.
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type {
   ConversationItemInputAudioTranscriptionCompletedEvent,
@@ -48,6 +49,10 @@ export interface RealtimeDoubleOptions {
   record?: boolean;
   /** When set, connections without `Authorization: Bearer <apiKey>` are refused with 401. */
   apiKey?: string;
+  /** Called with each append's decoded audio as it arrives (benchmarks read frame markers from it). */
+  onAppend?: (audio: Buffer, connection: RealtimeConnection) => void;
+  /** Serve wss:// with this key and certificate (PEM) instead of ws://. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 type TranscriptionSession = RealtimeTranscriptionSessionCreateRequest;
@@ -81,6 +86,8 @@ export class RealtimeConnection {
     readonly headers: IncomingMessage['headers'],
     readonly socket: WebSocket,
     private readonly double: OpenAIRealtimeDouble,
+    /** The client's port: tells which process opened the connection. */
+    readonly peerPort?: number,
   ) {}
 
   /** Everything appended, byte for byte, in order. */
@@ -156,6 +163,7 @@ export class RealtimeConnection {
       this.appends.push(audio);
       this.#audio.push(bytes);
     }
+    this.double.onAppend?.(bytes, this);
     if (this.#vad) this.#listen(bytes);
     else this.#uncommitted.push(bytes);
     this.double.afterAppend(this);
@@ -261,6 +269,7 @@ export class RealtimeConnection {
 export class OpenAIRealtimeDouble {
   readonly connections: RealtimeConnection[] = [];
   readonly record: boolean;
+  readonly onAppend: RealtimeDoubleOptions['onAppend'];
   answerDelayMs: number;
   deltaIntervalMs: number;
   /** Upgrade attempts refused so far. */
@@ -273,27 +282,35 @@ export class OpenAIRealtimeDouble {
   private constructor(
     private readonly wss: WebSocketServer,
     private readonly options: RealtimeDoubleOptions,
+    private readonly https?: HttpsServer,
   ) {
     this.record = options.record ?? true;
+    this.onAppend = options.onAppend;
     this.answerDelayMs = options.answerDelayMs ?? 0;
     this.deltaIntervalMs = options.deltaIntervalMs ?? 0;
   }
 
   static async start(options: RealtimeDoubleOptions = {}): Promise<OpenAIRealtimeDouble> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, verifyClient: (info, done) => double.#verify(info.req, done) });
-    const double: OpenAIRealtimeDouble = new OpenAIRealtimeDouble(wss, options);
+    const verifyClient = (info: { req: IncomingMessage }, done: (ok: boolean, status?: number, message?: string) => void) => double.#verify(info.req, done);
+    const https = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }) : undefined;
+    const wss = https
+      ? new WebSocketServer({ server: https, perMessageDeflate: false, verifyClient })
+      : new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, verifyClient });
+    const double: OpenAIRealtimeDouble = new OpenAIRealtimeDouble(wss, options, https);
     wss.on('connection', (socket, req) => double.#accept(socket, req));
+    const listening = https ?? wss;
     await new Promise<void>((resolve, reject) => {
-      wss.once('listening', resolve);
-      wss.once('error', reject);
+      listening.once('listening', resolve);
+      listening.once('error', reject);
+      https?.listen(0, '127.0.0.1');
     });
     return double;
   }
 
-  /** The URL to give the transcriber (ws://, with the transcription intent). */
+  /** The URL to give the transcriber (ws://, or wss:// with `tls`; with the transcription intent). */
   get url(): string {
     const { port } = this.wss.address() as AddressInfo;
-    return `ws://127.0.0.1:${port}/v1/realtime?intent=transcription`;
+    return `${this.https ? 'wss' : 'ws'}://127.0.0.1:${port}/v1/realtime?intent=transcription`;
   }
 
   /** The next `times` connection attempts are answered with HTTP `status`. */
@@ -323,6 +340,8 @@ export class OpenAIRealtimeDouble {
   async close(): Promise<void> {
     for (const c of this.connections) c.drop();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // ws leaves a server it was given open.
+    if (this.https) await new Promise<void>((resolve) => this.https!.close(() => resolve()));
   }
 
   /** Resolves once `check` holds (polled), or rejects after `timeoutMs`. */
@@ -373,7 +392,7 @@ export class OpenAIRealtimeDouble {
   }
 
   #accept(socket: WebSocket, req: IncomingMessage): void {
-    const c = new RealtimeConnection(this.connections.length, req.url ?? '', req.headers, socket, this);
+    const c = new RealtimeConnection(this.connections.length, req.url ?? '', req.headers, socket, this, req.socket.remotePort);
     this.connections.push(c);
     socket.on('message', (data) => c.receive(data.toString()));
     socket.on('close', () => (c.closed = true));
