@@ -17,7 +17,7 @@ import { createStore, type SqlStore } from '../../src/store/index.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
 import { dropSchemas, IN_CI, newSchema, PG_URL, postgresAnswers } from '../store/postgres.js';
 import { redisReachable, redisUrl } from '../support/redis.js';
-import { eventually, quietCall, sid } from '../support/twilio-client.js';
+import { eventually, quietCall, scriptedCall, sid } from '../support/twilio-client.js';
 import { freePort, RestartRig, type ServiceProcess } from './restart-process.js';
 
 const pgReachable = await postgresAnswers();
@@ -80,19 +80,10 @@ function logged(p: ServiceProcess, msg: string): ({ time: number } & Record<stri
 }
 
 /** A caller who keeps saying a word no rule knows yet, a turn every ~250 ms of real time at speed 2. */
-const pineapple: Scenario = {
-  name: 'says-pineapple',
-  description: 'a caller who keeps saying a word no rule knows yet',
-  from: '+15550100001',
-  to: '+15550100099',
-  parameters: {},
-  recording: false,
-  expect: { outcome: 'none' },
-  lines: [
-    { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
-    ...Array.from({ length: 80 }, () => ({ speaker: 'caller' as const, text: 'Pineapple.', gapMs: 150, durationMs: 350 })),
-  ],
-};
+const pineapple: Scenario = scriptedCall('says-pineapple', 'a caller who keeps saying a word no rule knows yet', [
+  { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
+  ...Array.from({ length: 80 }, () => ({ speaker: 'caller' as const, text: 'Pineapple.', gapMs: 150, durationMs: 350 })),
+]);
 
 describe.skipIf(!redisReachable || (!pgReachable && !IN_CI))('two service processes, one PostgreSQL, one Redis', () => {
   let rig: RestartRig | undefined;

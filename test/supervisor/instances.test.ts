@@ -11,24 +11,15 @@ import type { Scenario } from '../../src/simulator/scenario.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { eventually, postCallback } from '../support/twilio-client.js';
+import { eventually, postCallback, scriptedCall } from '../support/twilio-client.js';
 import { redisReachable, redisUrl } from '../support/redis.js';
 
 const reachable = redisReachable;
 
-const quiet: Scenario = {
-  name: 'quiet',
-  description: 'a caller who says little, for a long time',
-  from: '+15550100001',
-  to: '+15550100099',
-  parameters: {},
-  recording: false,
-  expect: { outcome: 'none' },
-  lines: [
-    { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
-    { speaker: 'caller', text: 'Hello, I have a question about my order.', gapMs: 60_000 },
-  ],
-};
+const quiet: Scenario = scriptedCall('quiet', 'a caller who says little, for a long time', [
+  { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
+  { speaker: 'caller', text: 'Hello, I have a question about my order.', gapMs: 60_000 },
+]);
 
 describe.skipIf(!reachable)('several instances on one Redis', () => {
   const channel = `takeover:test:${randomBytes(4).toString('hex')}`;

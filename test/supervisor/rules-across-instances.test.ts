@@ -14,25 +14,16 @@ import { observe } from '../../src/simulator/observe.js';
 import type { Scenario } from '../../src/simulator/scenario.js';
 import { createStore, type SqlStore } from '../../src/store/index.js';
 import { issueToken } from '../../src/supervisor/tokens.js';
-import { eventually } from '../support/twilio-client.js';
+import { eventually, scriptedCall } from '../support/twilio-client.js';
 import { redisReachable, redisUrl } from '../support/redis.js';
 
 const reachable = redisReachable;
 
 /** A caller who says the same thing every few hundred ms: no default rule acts on it. */
-const repeating: Scenario = {
-  name: 'says-pineapple',
-  description: 'a caller who keeps saying a word no rule knows yet',
-  from: '+15550100001',
-  to: '+15550100099',
-  parameters: {},
-  recording: false,
-  expect: { outcome: 'none' },
-  lines: [
-    { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
-    ...Array.from({ length: 60 }, () => ({ speaker: 'caller' as const, text: 'Pineapple.', gapMs: 250 })),
-  ],
-};
+const repeating: Scenario = scriptedCall('says-pineapple', 'a caller who keeps saying a word no rule knows yet', [
+  { speaker: 'agent', text: 'Thanks for calling, how can I help?', gapMs: 200 },
+  ...Array.from({ length: 60 }, () => ({ speaker: 'caller' as const, text: 'Pineapple.', gapMs: 250 })),
+]);
 
 describe.skipIf(!reachable)('a rule change across instances', () => {
   const channel = `takeover:test:${randomBytes(4).toString('hex')}`;

@@ -8,18 +8,14 @@ import type { Scenario } from '../../src/simulator/scenario.js';
 
 export const sid = (prefix: string) => prefix + randomBytes(16).toString('hex');
 
+/** A scripted call from the usual test numbers that no scenario outcome is expected of: `lines` are what is said. */
+export function scriptedCall(name: string, description: string, lines: Scenario['lines'], recording = false): Scenario {
+  return { name, description, from: '+15550100001', to: '+15550100099', parameters: {}, recording, expect: { outcome: 'none' }, lines };
+}
+
 /** A call that stays up and says nothing for a minute after "hello": for tests that act on a live call themselves. */
 export function quietCall(name: string, description: string, recording = false): Scenario {
-  return {
-    name,
-    description,
-    from: '+15550100001',
-    to: '+15550100099',
-    parameters: {},
-    recording,
-    expect: { outcome: 'none' },
-    lines: [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }],
-  };
+  return scriptedCall(name, description, [{ speaker: 'caller', text: 'hello', gapMs: 60_000 }], recording);
 }
 
 /** Opens /media-stream signed over `signedUrl` (default: the public wss URL). Resolves on open; rejects with the HTTP status. */
