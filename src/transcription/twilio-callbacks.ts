@@ -1,7 +1,7 @@
 // POST /twilio/transcription: Twilio's real-time transcription callbacks (<Start><Transcription
 // statusCallbackUrl=…>) → Utterances on the right call, in SequenceId order. Signed like every webhook; the
 // signature has no timestamp, so each callback is taken once, by TranscriptionSid + SequenceId: a replayed
-// one is acknowledged (200) and ignored, one older than what was delivered for its transcription dropped.
+// one is acknowledged (200) and ignored. One that comes after its gap was skipped is taken then, late.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { requireTwilioSignature, type SignatureOptions } from '../twilio-signature.js';
@@ -174,7 +174,7 @@ export const twilioTranscriptionRoute: FastifyPluginAsync<TwilioTranscriptionOpt
     if (!h.order.push(cb.SequenceId, { cb, transcript, receivedAt })) {
       app.log.info(
         { callSid: cb.CallSid, transcriptionSid: cb.TranscriptionSid, sequenceId: cb.SequenceId },
-        'ignored a transcription callback already delivered, or older than one that was',
+        'ignored a transcription callback already delivered',
       );
       return { status: 200, body: { ignored: 'already delivered' } };
     }

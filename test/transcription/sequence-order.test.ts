@@ -1,6 +1,6 @@
 // SequenceOrder puts Twilio's transcription callbacks back in SequenceId order: it delivers 1, 2, 3… as they
-// become available, holds a later one while an earlier one is missing, skips a gap after `waitMs`, and drops
-// anything at or below what it has delivered (a duplicate, or a callback that arrives after its gap was skipped).
+// become available, holds a later one while an earlier one is missing, skips a gap after `waitMs`, delivers a callback
+// that fills a skipped gap when it comes (late, once), and drops duplicates.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SequenceOrder } from '../../src/transcription/sequence-order.js';
 
@@ -49,12 +49,25 @@ describe('SequenceOrder', () => {
     expect(delivered).toEqual(['a', 'c', 'd', 'e']);
   });
 
-  it('drops an item that arrives after its gap was skipped', () => {
+  it('delivers an item that arrives after its gap was skipped, late and once: a caller\'s words are not dropped', () => {
     order.push(2, 'b');
     vi.advanceTimersByTime(250);
     expect(delivered).toEqual(['b']);
-    expect(order.push(1, 'a')).toBe(false);
-    expect(delivered).toEqual(['b']);
+    expect(order.push(1, 'a')).toBe(true);
+    expect(delivered).toEqual(['b', 'a']);
+    expect(order.push(1, 'a again')).toBe(false);
+    expect(order.push(2, 'b again')).toBe(false);
+    expect(delivered).toEqual(['b', 'a']);
+  });
+
+  it('remembers at most 256 skipped numbers for a late delivery', () => {
+    order.push(1000, 'x');
+    vi.advanceTimersByTime(250);
+    expect(order.push(1, 'too old')).toBe(false);
+    expect(order.push(999, 'late')).toBe(true);
+    expect(order.push(744, 'late')).toBe(true);
+    expect(order.push(743, 'too old')).toBe(false);
+    expect(delivered).toEqual(['x', 'late', 'late']);
   });
 
   it('drops duplicates, whether already delivered or still held', () => {

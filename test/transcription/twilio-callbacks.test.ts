@@ -95,7 +95,7 @@ it('turns callbacks posted out of order back into Utterances in SequenceId order
   expect((await s.service.store.transcript(callSid)).map((l) => l.text)).toEqual(['I ordered a lamp last week', 'and it arrived broken']);
 });
 
-it('stores and judges a replayed callback once, even after its transcription stopped; drops one older than what was delivered', async () => {
+it('stores and judges a replayed callback once, even after its transcription stopped; takes one that comes after its gap was skipped, late', async () => {
   // A call handed off the second time the caller asks for a person: a replayed request must not count twice.
   stack = await startLocalStack({
     env: { LOG_LEVEL: 'silent', CLASSIFIER: 'local' },
@@ -130,9 +130,12 @@ it('stores and judges a replayed callback once, even after its transcription sto
   expect(replay.status).toBe(200);
   expect(await replay.json()).toEqual({ ignored: 'already delivered' });
 
-  // Seq 4 comes first and is delivered once its wait for 3 runs out; 3, arriving after, is older: dropped.
+  // Seq 4 comes first and is delivered once its wait for 3 runs out; 3, arriving after (it can be late by more than
+  // the wait: handed over from another instance), is taken then, out of order. Its replay is not.
   expect((await post(content(4, 'It is about my invoice'))).status).toBe(204);
   await eventually(() => session.turns.length === 2, 2000, 'seq 4 to be delivered');
+  expect((await post(content(3, 'Hello again'))).status).toBe(204);
+  await monitor.settle();
   expect((await post(content(3, 'Hello again'))).status).toBe(200);
 
   // The transcription stops (the stream goes on); its callbacks replayed afterwards still count for nothing.
@@ -144,10 +147,11 @@ it('stores and judges a replayed callback once, even after its transcription sto
   await monitor.settle();
 
   expect(session.state).toBe('monitoring');
-  expect(session.turns.map((t) => t.text)).toEqual(['Can I talk to a real person please', 'It is about my invoice']);
-  expect((await s.service.store.transcript(callSid)).map((l) => l.text)).toEqual(['Can I talk to a real person please', 'It is about my invoice']);
+  const said = ['Can I talk to a real person please', 'It is about my invoice', 'Hello again'];
+  expect(session.turns.map((t) => t.text)).toEqual(said);
+  expect((await s.service.store.transcript(callSid)).map((l) => l.text)).toEqual(said);
   const audit = await s.service.store.audit(callSid);
-  expect(audit.filter((e) => e.kind === 'assessment')).toHaveLength(2);
+  expect(audit.filter((e) => e.kind === 'assessment')).toHaveLength(3);
   expect(audit.filter((e) => e.kind === 'decision')).toEqual([]);
   ws.close();
 });
