@@ -187,7 +187,10 @@ describe.skipIf(!redisReachable || (!pgReachable && !IN_CI))('two service proces
       expect(lifecycle.filter((e) => e !== 'ended'), call.scenario.name).toEqual(['started']);
     }
     expect(emulator.restLog().filter((e) => e.user !== keys.A.sid)).toEqual([]);
-    const decisions = (await store.audit(fruit.sid)).filter((e) => e.kind === 'decision').map((e) => e.data.ruleId);
+    const decisions = await eventually(async () => {
+      const ruleIds = (await store!.audit(fruit.sid)).filter((e) => e.kind === 'decision').map((e) => e.data.ruleId);
+      return ruleIds.includes('pineapple') ? ruleIds : undefined;
+    }, 5000, 'the new rule’s decision in the audit trail');
     expect(decisions).toContain('pineapple');
 
     // A is killed: B notices within the TTL, ends A's open call on record and takes over its pause.
@@ -203,7 +206,9 @@ describe.skipIf(!redisReachable || (!pgReachable && !IN_CI))('two service proces
     // A's last heartbeat was at most 2 s before the kill and B looks every TTL/3 (1 s): TTL + 1 s at most, plus 1 s
     // for a loaded machine.
     expect(noticedMs).toBeLessThan(TTL_SECONDS * 1000 + 2000);
-    expect((await store.audit(quiet.sid)).find((e) => e.kind === 'call' && e.data.event === 'ended')?.data).toMatchObject({
+    // The record and its audit entry are two writes (the audit goes through the durable write queue): wait for both.
+    const endedEntry = await eventually(async () => (await store!.audit(quiet.sid)).find((e) => e.kind === 'call' && e.data.event === 'ended'), 5000, 'the end of the quiet call in the audit trail');
+    expect(endedEntry.data).toMatchObject({
       why: 'its instance stopped sending heartbeats before the call ended',
       heldBy: 'two-a',
     });

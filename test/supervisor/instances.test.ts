@@ -169,8 +169,9 @@ describe.skipIf(!reachable)('several instances on one Redis', () => {
       const noticedMs = Date.now() - silentFrom;
       expect(record.status).toBe('ended');
       expect(noticedMs).toBeLessThan(3000 + 3000);
-      const ended = (await dying.service.store.audit(call.sid)).find((e) => e.kind === 'call' && e.data.event === 'ended');
-      expect(ended?.data).toMatchObject({ why: 'its instance stopped sending heartbeats before the call ended', heldBy: 'ttl-a' });
+      // The record and its audit entry are two writes: wait for the entry too.
+      const ended = await eventually(async () => (await dying.service.store.audit(call.sid)).find((e) => e.kind === 'call' && e.data.event === 'ended'), 5000, 'the end in the audit trail');
+      expect(ended.data).toMatchObject({ why: 'its instance stopped sending heartbeats before the call ended', heldBy: 'ttl-a' });
       console.info(`instance TTL 3 s: the dead instance's call ended on record ${noticedMs} ms after it went silent`);
     } finally {
       await watcher.close();
