@@ -85,9 +85,24 @@ describe.skipIf(!runHere)('verdicts and rule health in a browser', () => {
     expect(await group.getByRole('button', { name: 'Right' }).getAttribute('aria-pressed')).toBe('false');
     await shot(page, '18-verdict-marked');
 
-    // The calm call: the frustration rule should have acted from its first line to its last.
-    await page.goto(`${stack.serviceUrl}/#/calls/${sids['calm-caller']}`);
-    await page.locator('#stretch-from option').first().waitFor({ state: 'attached' });
+    // The calm call: the frustration rule should have acted from its first line to its last. While its verdicts are
+    // still loading, the stretch form is not offered: the previous call's form, about to be refilled, would take a
+    // choice and then lose it (a stretch saved with no rule).
+    const calmSid = sids['calm-caller']!;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route(`**/api/calls/${calmSid}/verdicts`, async (route) => {
+      if (route.request().method() === 'GET') await held;
+      await route.continue();
+    });
+    await page.goto(`${stack.serviceUrl}/#/calls/${calmSid}`);
+    await expect.poll(() => page.locator('#audit-title').getAttribute('title')).toBe(calmSid);
+    await expect.poll(() => page.getByLabel('Which rule').isVisible()).toBe(false);
+    release();
+    const firstLine = (await store.transcript(calmSid))[0]!.text.slice(0, 30);
+    await page.locator('#stretch-from option', { hasText: firstLine }).first().waitFor({ state: 'attached' });
+    await page.unroute(`**/api/calls/${calmSid}/verdicts`);
+    await page.getByLabel('Which rule').waitFor();
     await page.getByLabel('A rule should have acted').check();
     await page.getByLabel('Which rule').selectOption('caller-frustrated');
     await page.getByLabel('Note (optional)').fill('sighed through the whole call');

@@ -85,6 +85,7 @@ export class AuditView {
   }
 
   async show(callSid) {
+    if (callSid !== this.#callSid) this.#verdicts.reset();
     this.#callSid = callSid;
     const root = this.#root;
     $('#audit-title', root).textContent = `Call ${shortSid(callSid)}`;

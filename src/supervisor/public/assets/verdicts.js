@@ -41,6 +41,23 @@ export class Verdicts {
     this.#rules = rules ?? [];
   }
 
+  /**
+   * Another call is being loaded: the stretch form and the marked stretches of the one shown before go, so that no one
+   * picks a line or a rule in a form about to be refilled (its choices would be replaced under them).
+   */
+  reset() {
+    const root = this.#root;
+    this.#callSid = undefined;
+    this.#lines = [];
+    $('#stretch-form', root).hidden = true;
+    for (const id of ['#stretch-from', '#stretch-to', '#stretch-rule']) clear($(id, root));
+    $('#stretch-note', root).value = '';
+    const right = root.querySelector('input[name="stretch-kind"][value="right"]');
+    if (right) right.checked = true;
+    clear($('#stretch-verdicts', root)).append(h('li', { class: 'none' }, 'Loading…'));
+    $('#stretch-status', root).textContent = '';
+  }
+
   /** Decorates the decisions list (items with data-decision-id) and fills the stretch form for this call. */
   async show(callSid, detail) {
     this.#callSid = callSid;
